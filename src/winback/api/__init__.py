@@ -1,0 +1,1 @@
+"""The HTTP API (FastAPI): one module per resource, schemas at the edge."""

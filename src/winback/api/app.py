@@ -1,0 +1,61 @@
+"""The FastAPI application, built from a :class:`~winback.bootstrap.Container`."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+
+import winback
+from winback.api import cases, customers, errors, events, health
+from winback.api.metrics import Metrics
+from winback.bootstrap import Container
+from winback.events.schema import EventBatchIn
+from winback.pipeline.worker import ProcessorRunner
+
+
+def create_app(container: Container, runner: ProcessorRunner | None = None) -> FastAPI:
+    """Build the app. With ``runner``, the processor starts and stops with the app."""
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        container.committer.start()
+        if runner is not None:
+            container.commit_listeners.append(runner.notify)
+            runner.start()
+        try:
+            yield
+        finally:
+            container.committer.stop()
+            if runner is not None:
+                runner.stop()
+
+    app = FastAPI(
+        title="Winback",
+        version=winback.__version__,
+        summary="Real-time service recovery: events in, one recovery case per customer out.",
+        lifespan=lifespan,
+    )
+    app.state.container = container
+    app.state.metrics = Metrics(container.engine)
+    errors.install(app)
+    for module in (events, cases, customers, health):
+        app.include_router(module.router)
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(
+                title=app.title, version=app.version, summary=app.summary, routes=app.routes
+            )
+            batch = EventBatchIn.model_json_schema(ref_template="#/components/schemas/{model}")
+            components = schema.setdefault("components", {}).setdefault("schemas", {})
+            components.update(batch.pop("$defs", {}))
+            components["EventBatchIn"] = batch
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+    return app

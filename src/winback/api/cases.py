@@ -1,0 +1,70 @@
+"""``GET /v1/cases`` and ``GET /v1/cases/{id}``: the recovery cases and their story."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Query
+
+from winback.api.deps import ConnectionDep
+from winback.api.errors import ErrorBody
+from winback.api.schemas import CaseDetailRead, CasePage, CaseRead
+from winback.cases.model import CaseStatus
+from winback.store import queries
+
+router = APIRouter(tags=["cases"])
+
+
+def _encode(case_id: int) -> str:
+    return base64.urlsafe_b64encode(f"c:{case_id}".encode()).decode().rstrip("=")
+
+
+def _decode(cursor: str) -> int:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        kind, _, value = raw.partition(":")
+        if kind != "c":
+            raise ValueError(cursor)
+        return int(value)
+    except (ValueError, UnicodeDecodeError, binascii.Error):
+        raise HTTPException(422, "cursor: not a cursor this API returned") from None
+
+
+@router.get("/v1/cases", response_model=CasePage, summary="List recovery cases, newest first")
+def list_cases(
+    conn: ConnectionDep,
+    status: Annotated[
+        list[CaseStatus] | None, Query(description="Repeat to match several.")
+    ] = None,
+    customer: Annotated[str | None, Query(max_length=200)] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    cursor: Annotated[str | None, Query(description="`next_cursor` of the previous page.")] = None,
+) -> CasePage:
+    rows = queries.list_cases(
+        conn,
+        status=[s.value for s in status] if status else None,
+        customer_id=customer,
+        before_id=None if cursor is None else _decode(cursor),
+        limit=limit + 1,
+    )
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return CasePage(
+        items=[CaseRead(**r) for r in rows],
+        next_cursor=_encode(rows[-1]["id"]) if more else None,
+    )
+
+
+@router.get(
+    "/v1/cases/{case_id}",
+    response_model=CaseDetailRead,
+    summary="One case with its timeline and the events that triggered it",
+    responses={404: {"model": ErrorBody}},
+)
+def get_case(case_id: int, conn: ConnectionDep) -> CaseDetailRead:
+    case = queries.get_case(conn, case_id)
+    if case is None:
+        raise HTTPException(404, f"no case {case_id}")
+    return CaseDetailRead(**case)

@@ -1,0 +1,32 @@
+"""Dependencies shared by the routes (``Annotated`` aliases, as in the FastAPI template)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.engine import Connection
+
+from winback.api.metrics import Metrics
+from winback.bootstrap import Container
+
+
+def get_container(request: Request) -> Container:
+    container: Container = request.app.state.container
+    return container
+
+
+def get_metrics(request: Request) -> Metrics:
+    metrics: Metrics = request.app.state.metrics
+    return metrics
+
+
+def get_connection(container: Annotated[Container, Depends(get_container)]) -> Iterator[Connection]:
+    with container.engine.connect() as conn:
+        yield conn
+
+
+ContainerDep = Annotated[Container, Depends(get_container)]
+MetricsDep = Annotated[Metrics, Depends(get_metrics)]
+ConnectionDep = Annotated[Connection, Depends(get_connection)]

@@ -1,0 +1,72 @@
+"""One error shape for every failure: ``{"error": code, "message": text, "errors": [...]}``.
+
+``errors`` (for 422) lists ``{"path", "message"}`` per problem, e.g.
+``{"path": "events[3].score.value", "message": "nps score must be between 0 and 10"}``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import Response
+from pydantic import BaseModel
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+_CODES = {
+    400: "bad_request",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "payload_too_large",
+    422: "validation_failed",
+    503: "unavailable",
+}
+
+
+class FieldError(BaseModel):
+    path: str
+    message: str
+
+
+class ErrorBody(BaseModel):
+    error: str
+    message: str
+    errors: list[FieldError] | None = None
+
+
+def json_response(content: Any, status_code: int = 200) -> Response:
+    return Response(
+        orjson.dumps(content, option=orjson.OPT_NON_STR_KEYS),
+        status_code=status_code,
+        media_type="application/json",
+    )
+
+
+def error_response(
+    status_code: int, message: str, errors: list[dict[str, str]] | None = None, **extra: Any
+) -> Response:
+    body: dict[str, Any] = {"error": _CODES.get(status_code, "error"), "message": message}
+    if errors is not None:
+        body["errors"] = errors
+    body.update(extra)
+    return json_response(body, status_code)
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> Response:
+        return error_response(exc.status_code, str(exc.detail))
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError) -> Response:
+        errors = [
+            {
+                "path": ".".join(str(p) for p in err["loc"]),
+                "message": str(err["msg"]).removeprefix("Value error, "),
+            }
+            for err in exc.errors()
+        ]
+        return error_response(422, "invalid request", errors)

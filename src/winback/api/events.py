@@ -1,0 +1,120 @@
+"""``POST /v1/events``: durable, idempotent ingest of one event or a batch.
+
+The body is read and parsed here (orjson, with a size limit) rather than by FastAPI's body
+machinery: it is the hot path, and a batch needs whole-batch rejection with per-event paths.
+The OpenAPI schema still documents it fully (see ``openapi_extra``).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from winback.api.deps import ContainerDep, MetricsDep
+from winback.api.errors import ErrorBody, error_response, json_response
+from winback.events.ingest import IngestClosed
+from winback.events.schema import EventValidationError, IngestResult, parse_events
+
+router = APIRouter(tags=["events"])
+
+_BODY_SCHEMA = {
+    "oneOf": [
+        {"$ref": "#/components/schemas/EventIn"},
+        {"$ref": "#/components/schemas/EventBatchIn"},
+    ]
+}
+
+
+class _TooLarge(Exception):
+    pass
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise _TooLarge
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise _TooLarge
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+@router.post(
+    "/v1/events",
+    status_code=202,
+    summary="Send one event or a batch of up to 1,000",
+    response_model=IngestResult,
+    openapi_extra={
+        "requestBody": {"required": True, "content": {"application/json": {"schema": _BODY_SCHEMA}}}
+    },
+    responses={
+        202: {"description": "Durably stored (accepted) or already stored (duplicate)."},
+        400: {"model": ErrorBody, "description": "Malformed JSON."},
+        409: {"model": ErrorBody, "description": "An id was already used for other content."},
+        413: {"model": ErrorBody, "description": "Body over the size limit."},
+        422: {"model": ErrorBody, "description": "Invalid events; nothing was stored."},
+    },
+)
+async def post_events(request: Request, container: ContainerDep, metrics: MetricsDep) -> Response:
+    """Store events durably before answering; the same ``id`` again is a harmless duplicate.
+
+    A batch with any invalid event is rejected whole with one error per problem, each naming
+    its field path (``events[3].score.value``); nothing is stored.
+    """
+    started = time.perf_counter()
+    limit = container.settings.max_body_bytes
+    try:
+        body = await _read_body(request, limit)
+    except _TooLarge:
+        metrics.rejected.labels("too_large").inc()
+        return error_response(413, f"the body is over the limit of {limit} bytes")
+    try:
+        data: Any = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        metrics.rejected.labels("malformed").inc()
+        return error_response(400, f"malformed JSON: {exc}")
+    try:
+        incoming = parse_events(data)
+    except EventValidationError as exc:
+        metrics.rejected.labels("invalid").inc()
+        return error_response(422, "invalid events; nothing was stored", exc.errors)
+    try:
+        outcome = await container.committer.submit_async(incoming)
+    except IngestClosed:
+        return error_response(503, "shutting down; retry shortly")
+    if outcome.conflicts:
+        metrics.rejected.labels("conflict").inc()
+        prefix = "events" if "events" in data else ""
+        conflicts = [
+            {"path": f"{prefix}[{i}]" if prefix else "(body)", "id": event_id}
+            for i, event_id in outcome.conflicts
+        ]
+        return error_response(
+            409,
+            "an event id was already received with different content; nothing was stored",
+            conflicts=conflicts,
+        )
+    accepted = outcome.statuses.count("accepted")
+    duplicates = len(outcome.statuses) - accepted
+    metrics.accepted.inc(accepted)
+    metrics.duplicates.inc(duplicates)
+    metrics.ack_seconds.observe(time.perf_counter() - started)
+    return json_response(
+        {
+            "accepted": accepted,
+            "duplicates": duplicates,
+            "events": [
+                {"id": e.event_id, "status": s}
+                for e, s in zip(incoming, outcome.statuses, strict=True)
+            ],
+        },
+        202,
+    )

@@ -1,0 +1,70 @@
+"""Prometheus metrics for ``/metrics``.
+
+Counters for what this process saw (events accepted, duplicates, rejected; acknowledgement
+latency). Figures that live in the database — processor lag, cases opened, events that failed
+processing — are read at scrape time, so they are right whichever process did the work.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import sqlalchemy as sa
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+from sqlalchemy.engine import Engine
+
+from winback.pipeline.processor import processor_lag
+from winback.store.queries import count_cases
+from winback.store.tables import event_failures
+
+
+class _StoreCollector(Collector):
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def collect(self) -> Iterator[Metric]:
+        with self._engine.connect() as conn:
+            lag = processor_lag(conn)
+            cases = count_cases(conn)
+            failures = conn.execute(
+                sa.select(sa.func.count()).select_from(event_failures)
+            ).scalar_one()
+        yield GaugeMetricFamily(
+            "winback_processor_lag_events", "Events logged but not yet processed.", value=lag
+        )
+        yield GaugeMetricFamily(
+            "winback_cases_opened", "Recovery cases opened since the start.", value=cases
+        )
+        yield GaugeMetricFamily(
+            "winback_event_failures",
+            "Events a stage failed on (see event_failures).",
+            value=failures,
+        )
+
+
+class Metrics:
+    def __init__(self, engine: Engine) -> None:
+        self.registry = CollectorRegistry()
+        self.accepted = Counter(
+            "winback_events_accepted", "Events durably accepted.", registry=self.registry
+        )
+        self.duplicates = Counter(
+            "winback_events_duplicate",
+            "Events received again (idempotent).",
+            registry=self.registry,
+        )
+        self.rejected = Counter(
+            "winback_events_rejected",
+            "Requests to POST /v1/events refused, by reason.",
+            ["reason"],
+            registry=self.registry,
+        )
+        self.ack_seconds = Histogram(
+            "winback_ingest_ack_seconds",
+            "Time from request received to durable acknowledgement.",
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+            registry=self.registry,
+        )
+        self.registry.register(_StoreCollector(engine))

@@ -1,0 +1,1 @@
+"""Recovery cases: one open case per customer, its lifecycle and its timeline."""

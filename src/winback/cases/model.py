@@ -1,0 +1,71 @@
+"""The recovery case, as plain Python.
+
+A customer has at most one *open* case at a time (the store enforces it with a partial unique
+index); every signal that needs attention while it is open attaches to it instead of opening a
+duplicate. The full lifecycle and its transitions arrive with the cases/SLA issue; the statuses
+are fixed here because the store's invariant depends on which of them count as open.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+
+class CaseStatus(StrEnum):
+    NEW = "new"
+    ACKNOWLEDGED = "acknowledged"
+    IN_PROGRESS = "in_progress"
+    WAITING_ON_CUSTOMER = "waiting_on_customer"
+    REOPENED = "reopened"
+    RESOLVED = "resolved"
+    CLOSED = "closed"
+    CANCELLED = "cancelled"
+
+
+OPEN_STATUSES = frozenset(
+    {
+        CaseStatus.NEW.value,
+        CaseStatus.ACKNOWLEDGED.value,
+        CaseStatus.IN_PROGRESS.value,
+        CaseStatus.WAITING_ON_CUSTOMER.value,
+        CaseStatus.REOPENED.value,
+    }
+)
+
+PRIORITIES = ("P1", "P2", "P3", "P4")
+
+
+@dataclass
+class RecoveryCase:
+    """A recovery case. ``id`` is ``None`` until the store has inserted it."""
+
+    customer_id: str
+    status: str
+    priority: str
+    reason: str
+    trigger_event_id: str
+    opened_at: datetime
+    updated_at: datetime
+    decided_by: str
+    category: str | None = None
+    signal_count: int = 1
+    version: int = 0
+    id: int | None = None
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_STATUSES
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    """One append-only line of a case's story: who did what, when, and why."""
+
+    kind: str
+    at: datetime
+    actor: str
+    summary: str
+    data: dict[str, object] = field(default_factory=dict)
+    event_seq: int | None = None

@@ -1,0 +1,87 @@
+"""Settings: the one place that reads the environment.
+
+All settings use the ``WINBACK_`` prefix (``WINBACK_DATABASE_URL``…). :func:`load_settings` turns
+pydantic's validation errors into a :class:`ConfigError` whose message names the environment
+variable and what is wrong with it, so a bad deployment stops at start-up with a readable line.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ENV_PREFIX = "WINBACK_"
+
+
+class ConfigError(Exception):
+    """Configuration that Winback cannot start with."""
+
+
+class Settings(BaseSettings):
+    """Winback's settings; each field is read from ``WINBACK_<FIELD>``."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", frozen=True)
+
+    database_url: str = Field(
+        default="sqlite:///./winback.db",
+        description="SQLAlchemy-style URL: sqlite:///path/to.db or postgresql://user@host/db.",
+    )
+    config_dir: Path | None = Field(
+        default=None,
+        description="Directory of YAML configuration (playbooks, SLA policies, teams).",
+    )
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    processor: Literal["process", "thread", "off"] = Field(
+        default="process",
+        description="How `serve` runs the event processor: a child process, a thread, or not.",
+    )
+    processor_batch_size: int = Field(default=500, ge=1, le=10_000)
+    processor_idle_poll_seconds: float = Field(default=0.05, gt=0, le=10)
+    ingest_max_group_events: int = Field(default=5_000, ge=1, le=100_000)
+    max_body_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
+    auto_migrate: bool = Field(
+        default=True,
+        description="Apply pending migrations when `serve` starts on SQLite.",
+    )
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_database(cls, value: str) -> str:
+        scheme = value.split(":", 1)[0].split("+", 1)[0].lower()
+        if scheme not in {"sqlite", "postgresql", "postgres"}:
+            raise ValueError(
+                f"unsupported database {scheme!r}; use sqlite:///path/to/winback.db "
+                "or postgresql://user@host:5432/dbname"
+            )
+        if scheme == "sqlite" and not value.startswith("sqlite:///"):
+            raise ValueError("a SQLite URL looks like sqlite:///relative.db or sqlite:////abs.db")
+        return value
+
+    @field_validator("config_dir")
+    @classmethod
+    def _existing_dir(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.is_dir():
+            raise ValueError(f"{value} is not a directory")
+        return value
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings from the environment (and ``overrides``), or raise :class:`ConfigError`."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            field = str(err["loc"][0]) if err["loc"] else "?"
+            message = err["msg"].removeprefix("Value error, ")
+            lines.append(f"{ENV_PREFIX}{field.upper()}: {message} (got {err.get('input')!r})")
+        raise ConfigError("invalid configuration:\n  " + "\n  ".join(lines)) from None

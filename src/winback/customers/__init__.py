@@ -1,0 +1,1 @@
+"""Customers: profile and live state, updated incrementally per event."""

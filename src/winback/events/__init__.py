@@ -1,0 +1,1 @@
+"""Events: the schema at the edge, the domain event, and durable, idempotent ingest."""

@@ -1,0 +1,296 @@
+"""The event schema at the edge: what senders may send, validated with field-level errors.
+
+:func:`parse_events` takes a decoded JSON body (one event object, or ``{"events": [...]}``)
+and returns validated :class:`IncomingEvent` values, or raises :class:`EventValidationError`
+carrying one ``{"path", "message"}`` per problem. A batch with any invalid event is rejected
+whole: the caller stores nothing.
+
+Each incoming event gets a content hash (over its canonical JSON, leaving out ``occurred_at``
+when the sender did not give one) so a retry of the same event is recognised as a duplicate and
+the same id with different content as a conflict.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import orjson
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from winback.clock import ensure_utc
+from winback.events.model import EVENT_TYPES, SCORE_SCALES
+
+MAX_BATCH_EVENTS = 1000
+MAX_TEXT_CHARS = 10_000
+MAX_ATTRIBUTES_BYTES = 16 * 1024
+
+_EVENT_TYPE_SET = frozenset(EVENT_TYPES)
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_CURRENCY = re.compile(r"^[A-Z]{3}$")
+_LANGUAGE = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
+
+Id = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Short = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+Medium = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+
+
+def _check_attributes(value: dict[str, Any] | None) -> dict[str, Any] | None:
+    if value is not None and len(orjson.dumps(value)) > MAX_ATTRIBUTES_BYTES:
+        raise ValueError(f"attributes must be at most {MAX_ATTRIBUTES_BYTES} bytes as JSON")
+    return value
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class CustomerIn(_Strict):
+    """Who the event is about. Fields given here update the stored customer (later wins)."""
+
+    id: Id = Field(description="Your unique id for the customer.")
+    email: Annotated[str, StringConstraints(max_length=320)] | None = None
+    name: Medium | None = None
+    phone: Annotated[str, StringConstraints(max_length=64)] | None = None
+    segment: Short | None = None
+    plan: Short | None = None
+    value: float | None = Field(default=None, ge=0, description="Annual revenue from them.")
+    timezone: Short | None = Field(default=None, description="IANA name, e.g. Europe/Berlin.")
+    location: Medium | None = None
+    language: Annotated[str, StringConstraints(max_length=35)] | None = Field(
+        default=None, description="BCP 47 tag, e.g. en or pt-BR."
+    )
+    attributes: dict[str, Any] | None = None
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, value: str | None) -> str | None:
+        if value is not None and not _EMAIL.match(value):
+            raise ValueError("not an email address")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                ZoneInfo(value)
+            except (ZoneInfoNotFoundError, ValueError):
+                raise ValueError(f"unknown time zone {value!r} (use an IANA name)") from None
+        return value
+
+    @field_validator("language")
+    @classmethod
+    def _language(cls, value: str | None) -> str | None:
+        if value is not None and not _LANGUAGE.match(value):
+            raise ValueError("not a BCP 47 language tag (e.g. en, de, pt-BR)")
+        return value
+
+    _attributes = field_validator("attributes")(classmethod(lambda cls, v: _check_attributes(v)))
+
+
+class ScoreIn(_Strict):
+    """A survey score; the scale depends on the kind (NPS 0-10, CSAT 1-5, CES 1-7)."""
+
+    kind: Literal["nps", "csat", "ces"]
+    value: int
+
+    @model_validator(mode="after")
+    def _on_scale(self) -> ScoreIn:
+        low, high = SCORE_SCALES[self.kind]
+        if not low <= self.value <= high:
+            raise ValueError(f"{self.kind} score must be between {low} and {high}")
+        return self
+
+
+class TicketIn(_Strict):
+    id: Id
+    status: Short | None = None
+
+
+class EventIn(_Strict):
+    """One event. ``id`` is the idempotency key: sending it again changes nothing."""
+
+    id: Id = Field(description="Your unique id for this event (the idempotency key).")
+    type: str = Field(description="One of: " + ", ".join(EVENT_TYPES) + ".")
+    occurred_at: datetime | None = Field(
+        default=None, description="RFC 3339 with an offset; defaults to the time of receipt."
+    )
+    customer: CustomerIn
+    channel: Short | None = None
+    touchpoint: Medium | None = None
+    location: Medium | None = None
+    text: Annotated[str, StringConstraints(max_length=MAX_TEXT_CHARS)] | None = None
+    score: ScoreIn | None = None
+    amount: float | None = Field(default=None, ge=0)
+    currency: str | None = Field(default=None, description="ISO 4217 code, e.g. EUR.")
+    ticket: TicketIn | None = None
+    attributes: dict[str, Any] | None = None
+
+    @field_validator("type")
+    @classmethod
+    def _known_type(cls, value: str) -> str:
+        if value not in _EVENT_TYPE_SET:
+            raise ValueError(f"unknown event type {value!r}; allowed: {', '.join(EVENT_TYPES)}")
+        return value
+
+    @field_validator("occurred_at", mode="before")
+    @classmethod
+    def _rfc3339(cls, value: object) -> object:
+        if value is None or isinstance(value, datetime):
+            return value
+        if not isinstance(value, str):
+            raise ValueError("must be an RFC 3339 string, e.g. 2026-11-24T09:30:00+01:00")
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            raise ValueError("not an RFC 3339 timestamp, e.g. 2026-11-24T09:30:00+01:00") from None
+        if parsed.tzinfo is None:
+            raise ValueError("needs a UTC offset, e.g. 2026-11-24T09:30:00Z or +01:00")
+        return parsed
+
+    @field_validator("currency")
+    @classmethod
+    def _currency(cls, value: str | None) -> str | None:
+        if value is not None and not _CURRENCY.match(value):
+            raise ValueError("must be an ISO 4217 code in capitals, e.g. EUR")
+        return value
+
+    _attributes = field_validator("attributes")(classmethod(lambda cls, v: _check_attributes(v)))
+
+    @model_validator(mode="after")
+    def _consistent(self) -> EventIn:
+        if (self.amount is None) != (self.currency is None):
+            raise ValueError("amount and currency go together: give both or neither")
+        if self.type == "survey.response" and self.score is None:
+            raise ValueError("a survey.response needs a score")
+        return self
+
+
+class EventBatchIn(_Strict):
+    events: list[EventIn] = Field(min_length=1, max_length=MAX_BATCH_EVENTS)
+
+
+class IngestResultItem(BaseModel):
+    id: str
+    status: Literal["accepted", "duplicate"]
+
+
+class IngestResult(BaseModel):
+    accepted: int
+    duplicates: int
+    events: list[IngestResultItem]
+
+
+@dataclass(frozen=True)
+class IncomingEvent:
+    """A validated event ready to be logged."""
+
+    event_id: str
+    type: str
+    customer_id: str
+    occurred_at: datetime | None  # None: the sender left it to us (time of receipt)
+    payload: dict[str, Any]  # JSON-ready, without occurred_at (added at receipt)
+    content_hash: str
+
+
+class EventValidationError(Exception):
+    """Invalid input. ``errors`` holds ``{"path": ..., "message": ...}`` per problem."""
+
+    def __init__(self, errors: list[dict[str, str]]) -> None:
+        super().__init__("; ".join(f"{e['path']}: {e['message']}" for e in errors))
+        self.errors = errors
+
+
+def _path(prefix: str, loc: tuple[int | str, ...]) -> str:
+    path = prefix
+    for part in loc:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        else:
+            path += f".{part}" if path else str(part)
+    return path or "(body)"
+
+
+def _errors(exc: ValidationError, prefix: str) -> list[dict[str, str]]:
+    return [
+        {
+            "path": _path(prefix, tuple(err["loc"])),
+            "message": err["msg"].removeprefix("Value error, "),
+        }
+        for err in exc.errors(include_url=False)
+    ]
+
+
+def to_incoming(model: EventIn) -> IncomingEvent:
+    payload = model.model_dump(mode="json", exclude_none=True, exclude={"occurred_at"})
+    occurred_at = None if model.occurred_at is None else ensure_utc(model.occurred_at)
+    hashed = dict(payload)
+    if occurred_at is not None:
+        hashed["occurred_at"] = occurred_at.isoformat()
+    digest = hashlib.blake2b(orjson.dumps(hashed, option=orjson.OPT_SORT_KEYS), digest_size=16)
+    return IncomingEvent(
+        event_id=model.id,
+        type=model.type,
+        customer_id=model.customer.id,
+        occurred_at=occurred_at,
+        payload=payload,
+        content_hash=digest.hexdigest(),
+    )
+
+
+def parse_event(obj: Any, prefix: str = "") -> IncomingEvent:
+    """Validate one event object (``prefix`` names it in error paths, e.g. ``events[3]``)."""
+    if not isinstance(obj, dict):
+        raise EventValidationError([{"path": prefix or "(body)", "message": "must be an object"}])
+    try:
+        return to_incoming(EventIn.model_validate(obj))
+    except ValidationError as exc:
+        raise EventValidationError(_errors(exc, prefix)) from None
+
+
+def parse_events(body: Any) -> list[IncomingEvent]:
+    """Validate a request body: one event object, or ``{"events": [...]}``."""
+    if not isinstance(body, dict):
+        raise EventValidationError(
+            [{"path": "(body)", "message": 'must be an event object or {"events": [...]}'}]
+        )
+    if "events" not in body:
+        return [parse_event(body)]
+    if set(body) != {"events"}:
+        extra = ", ".join(sorted(set(body) - {"events"}))
+        raise EventValidationError([{"path": "(body)", "message": f"unexpected fields: {extra}"}])
+    items = body["events"]
+    if not isinstance(items, list):
+        raise EventValidationError([{"path": "events", "message": "must be a list of events"}])
+    if not 1 <= len(items) <= MAX_BATCH_EVENTS:
+        raise EventValidationError(
+            [
+                {
+                    "path": "events",
+                    "message": f"a batch holds 1 to {MAX_BATCH_EVENTS} events, got {len(items)}",
+                }
+            ]
+        )
+    parsed: list[IncomingEvent] = []
+    errors: list[dict[str, str]] = []
+    for index, item in enumerate(items):
+        try:
+            parsed.append(parse_event(item, f"events[{index}]"))
+        except EventValidationError as exc:
+            errors.extend(exc.errors)
+    if errors:
+        raise EventValidationError(errors)
+    return parsed

@@ -1,0 +1,209 @@
+"""The processor: the event log, in sequence order, through the stages, exactly once.
+
+Each round (:meth:`Processor.run_once`):
+
+1. read the cursor and the next batch of events after it;
+2. load the state those events touch and run every event through the stages, in memory;
+3. in one write transaction: move the cursor forward *only if it is still where we read it*
+   (compare-and-set), write every stage's effects, commit.
+
+So an event's effects and the cursor move together: a crash before the commit redoes the batch,
+a crash after it never redoes it, and two processors on the same log cannot both apply a batch
+(the loser's compare-and-set fails and it re-reads). Reads happen outside the write lock so the
+ingest path's commits are held up only for the short write.
+
+A stage that raises on an event does not wedge the log: the batch is retried one event at a
+time, and an event that still fails is recorded in ``event_failures`` (stage and error) and
+skipped, so it can be inspected and re-driven.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import traceback
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import IntegrityError
+
+from winback.clock import Clock
+from winback.events.model import Event
+from winback.pipeline.stage import EventContext, Stage
+from winback.store.engine import write_connection
+from winback.store.eventlog import last_seq, read_after
+from winback.store.tables import event_failures, processor_cursors
+from winback.store.uow import StaleState, load_batch_unit
+
+log = logging.getLogger(__name__)
+
+DEFAULT_CURSOR = "pipeline"
+
+
+class _StageFailed(Exception):
+    def __init__(self, event: Event, stage: str, error: str) -> None:
+        super().__init__(f"stage {stage} failed on event {event.event_id}: {error}")
+        self.event, self.stage, self.error = event, stage, error
+
+
+@dataclass
+class RoundResult:
+    processed: int = 0
+    failed: int = 0
+    retried: bool = False
+
+
+def read_cursor(conn: Connection, name: str = DEFAULT_CURSOR) -> int:
+    position = conn.execute(
+        sa.select(processor_cursors.c.position).where(processor_cursors.c.name == name)
+    ).scalar()
+    return int(position or 0)
+
+
+def processor_lag(conn: Connection, name: str = DEFAULT_CURSOR) -> int:
+    return max(0, last_seq(conn) - read_cursor(conn, name))
+
+
+class Processor:
+    def __init__(
+        self,
+        engine: Engine,
+        stages: Sequence[Stage],
+        clock: Clock,
+        *,
+        batch_size: int = 500,
+        name: str = DEFAULT_CURSOR,
+        on_round: Callable[[RoundResult], None] | None = None,
+    ) -> None:
+        self._engine = engine
+        self._stages = list(stages)
+        self._clock = clock
+        self._batch_size = batch_size
+        self._name = name
+        self._on_round = on_round
+
+    # -- one round -------------------------------------------------------------------------
+    def run_once(self) -> RoundResult:
+        """Process the next batch; return how many events it consumed (0: log caught up)."""
+        with self._engine.connect() as conn:
+            position = read_cursor(conn, self._name)
+            batch = read_after(conn, position, self._batch_size)
+        if not batch:
+            return RoundResult()
+        try:
+            result = self._apply(position, batch)
+        except _StageFailed:
+            result = self._apply_one_by_one(position, batch)
+        if self._on_round is not None:
+            self._on_round(result)
+        return result
+
+    def _apply(self, position: int, batch: list[Event]) -> RoundResult:
+        with self._engine.connect() as conn:
+            unit = load_batch_unit(conn, self._clock, sorted({e.customer_id for e in batch}))
+        for event in batch:
+            ctx = EventContext(event=event)
+            for stage in self._stages:
+                try:
+                    stage.process(ctx, unit)
+                except Exception as exc:
+                    raise _StageFailed(event, stage.name, repr(exc)) from exc
+        try:
+            with write_connection(self._engine) as conn, conn.begin():
+                if not self._advance(conn, position, batch[-1].seq):
+                    return RoundResult(retried=True)
+                unit.flush(conn)
+        except (StaleState, IntegrityError) as exc:
+            log.info("processor %s: state moved underneath, retrying batch (%s)", self._name, exc)
+            return RoundResult(retried=True)
+        return RoundResult(processed=len(batch))
+
+    def _apply_one_by_one(self, position: int, batch: list[Event]) -> RoundResult:
+        result = RoundResult()
+        for event in batch:
+            try:
+                one = self._apply(position, [event])
+            except _StageFailed as failure:
+                log.error("processor %s: %s", self._name, failure)
+                if not self._record_failure(position, failure):
+                    return result
+                result.failed += 1
+            else:
+                if one.retried:
+                    result.retried = True
+                    return result
+                result.processed += one.processed
+            position = event.seq
+        return result
+
+    def _record_failure(self, position: int, failure: _StageFailed) -> bool:
+        with write_connection(self._engine) as conn, conn.begin():
+            if not self._advance(conn, position, failure.event.seq):
+                return False
+            conn.execute(
+                event_failures.insert().values(
+                    event_seq=failure.event.seq,
+                    processor=self._name,
+                    stage=failure.stage,
+                    error=failure.error[:4000],
+                    failed_at=self._clock.now(),
+                )
+            )
+        return True
+
+    def _advance(self, conn: Connection, expected: int, new: int) -> bool:
+        """Compare-and-set the cursor from ``expected`` to ``new``; False if it had moved."""
+        now = self._clock.now()
+        moved = conn.execute(
+            processor_cursors.update()
+            .where(processor_cursors.c.name == self._name, processor_cursors.c.position == expected)
+            .values(position=new, updated_at=now)
+        ).rowcount
+        if moved == 1:
+            return True
+        exists = conn.execute(
+            sa.select(processor_cursors.c.position).where(processor_cursors.c.name == self._name)
+        ).first()
+        if exists is not None or expected != 0:
+            return False
+        conn.execute(
+            processor_cursors.insert().values(name=self._name, position=new, updated_at=now)
+        )
+        return True
+
+    # -- the loop --------------------------------------------------------------------------
+    def run_until_idle(self, max_rounds: int = 1_000_000) -> int:
+        """Process until the log is caught up; return the number of events processed."""
+        total = 0
+        for _ in range(max_rounds):
+            result = self.run_once()
+            total += result.processed + result.failed
+            if result.processed == 0 and result.failed == 0 and not result.retried:
+                break
+        return total
+
+    def run_forever(
+        self,
+        stop: threading.Event,
+        wake: Callable[[float], object] | None = None,
+        idle_seconds: float = 0.05,
+    ) -> None:
+        """Run rounds until ``stop`` is set; when idle, wait on ``wake`` (or sleep)."""
+        log.info("processor %s started", self._name)
+        while not stop.is_set():
+            try:
+                result = self.run_once()
+            except Exception:
+                log.error("processor %s round failed:\n%s", self._name, traceback.format_exc())
+                stop.wait(1.0)
+                continue
+            if result.processed or result.failed or result.retried:
+                continue
+            if wake is not None:
+                wake(idle_seconds)
+            else:
+                time.sleep(idle_seconds)
+        log.info("processor %s stopped", self._name)

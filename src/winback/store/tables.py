@@ -1,0 +1,143 @@
+"""The tables (SQLAlchemy Core). Alembic migrations in ``migrations/`` create exactly these.
+
+Invariants the schema enforces, not just the code:
+- ``events.seq`` is the log's monotonic sequence; ``events.event_id`` (the sender's id) is unique.
+- at most one *open* case per customer (a partial unique index on ``cases.customer_id``).
+- a case timeline entry caused by an event exists once per (case, kind, event).
+- an outbox effect exists once per idempotency key.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from winback.cases.model import OPEN_STATUSES
+from winback.store.types import BigID, JSONDoc, UTCDateTime
+
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+_OPEN_SQL = "status IN (" + ", ".join(f"'{s}'" for s in sorted(OPEN_STATUSES)) + ")"
+
+events = sa.Table(
+    "events",
+    metadata,
+    sa.Column("seq", BigID, primary_key=True, autoincrement=True),
+    sa.Column("event_id", sa.String(200), nullable=False, unique=True),
+    sa.Column("type", sa.String(64), nullable=False),
+    sa.Column("customer_id", sa.String(200), nullable=False, index=True),
+    sa.Column("occurred_at", UTCDateTime(), nullable=False),
+    sa.Column("received_at", UTCDateTime(), nullable=False),
+    sa.Column("content_hash", sa.String(64), nullable=False),
+    sa.Column("payload", JSONDoc, nullable=False),
+)
+
+customers = sa.Table(
+    "customers",
+    metadata,
+    sa.Column("id", sa.String(200), primary_key=True),
+    sa.Column("email", sa.String(320)),
+    sa.Column("name", sa.String(200)),
+    sa.Column("phone", sa.String(64)),
+    sa.Column("segment", sa.String(100)),
+    sa.Column("plan", sa.String(100)),
+    sa.Column("value", sa.Float()),
+    sa.Column("timezone", sa.String(64)),
+    sa.Column("location", sa.String(200)),
+    sa.Column("language", sa.String(35)),
+    sa.Column("attributes", JSONDoc, nullable=False),
+    sa.Column("field_times", JSONDoc, nullable=False),
+    sa.Column("first_seen_at", UTCDateTime(), nullable=False),
+    sa.Column("last_event_at", UTCDateTime(), nullable=False),
+    sa.Column("event_count", sa.Integer(), nullable=False),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+)
+
+cases = sa.Table(
+    "cases",
+    metadata,
+    sa.Column("id", BigID, primary_key=True, autoincrement=True),
+    sa.Column("customer_id", sa.String(200), sa.ForeignKey("customers.id"), nullable=False),
+    sa.Column("status", sa.String(32), nullable=False),
+    sa.Column("priority", sa.String(2), nullable=False),
+    sa.Column("category", sa.String(64)),
+    sa.Column("reason", sa.String(500), nullable=False),
+    sa.Column("trigger_event_id", sa.String(200), nullable=False),
+    sa.Column("signal_count", sa.Integer(), nullable=False),
+    sa.Column("opened_at", UTCDateTime(), nullable=False),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+    sa.Column("decided_by", sa.String(100), nullable=False),
+    sa.Column("version", sa.Integer(), nullable=False),
+    sa.Index("ix_cases_status_id", "status", "id"),
+    sa.Index(
+        "uq_cases_one_open_per_customer",
+        "customer_id",
+        unique=True,
+        sqlite_where=sa.text(_OPEN_SQL),
+        postgresql_where=sa.text(_OPEN_SQL),
+    ),
+)
+
+case_events = sa.Table(
+    "case_events",
+    metadata,
+    sa.Column("case_id", sa.BigInteger(), sa.ForeignKey("cases.id"), primary_key=True),
+    sa.Column("event_seq", sa.BigInteger(), sa.ForeignKey("events.seq"), primary_key=True),
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("attached_at", UTCDateTime(), nullable=False),
+)
+
+case_timeline = sa.Table(
+    "case_timeline",
+    metadata,
+    sa.Column("id", BigID, primary_key=True, autoincrement=True),
+    sa.Column("case_id", sa.BigInteger(), sa.ForeignKey("cases.id"), nullable=False),
+    sa.Column("at", UTCDateTime(), nullable=False),
+    sa.Column("kind", sa.String(64), nullable=False),
+    sa.Column("actor", sa.String(200), nullable=False),
+    sa.Column("summary", sa.String(1000), nullable=False),
+    sa.Column("data", JSONDoc, nullable=False),
+    sa.Column("event_seq", sa.BigInteger(), sa.ForeignKey("events.seq")),
+    sa.Index("ix_case_timeline_case_id_id", "case_id", "id"),
+    sa.UniqueConstraint("case_id", "kind", "event_seq", name="uq_case_timeline_event"),
+)
+
+outbox = sa.Table(
+    "outbox",
+    metadata,
+    sa.Column("id", BigID, primary_key=True, autoincrement=True),
+    sa.Column("topic", sa.String(100), nullable=False),
+    sa.Column("idempotency_key", sa.String(300), nullable=False, unique=True),
+    sa.Column("payload", JSONDoc, nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("available_at", UTCDateTime(), nullable=False),
+    sa.Column("attempts", sa.Integer(), nullable=False),
+    sa.Column("delivered_at", UTCDateTime()),
+    sa.Column("last_error", sa.String(2000)),
+    sa.Index("ix_outbox_pending", "delivered_at", "available_at"),
+)
+
+processor_cursors = sa.Table(
+    "processor_cursors",
+    metadata,
+    sa.Column("name", sa.String(100), primary_key=True),
+    sa.Column("position", sa.BigInteger(), nullable=False),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+)
+
+event_failures = sa.Table(
+    "event_failures",
+    metadata,
+    sa.Column("event_seq", sa.BigInteger(), sa.ForeignKey("events.seq"), primary_key=True),
+    sa.Column("processor", sa.String(100), nullable=False),
+    sa.Column("stage", sa.String(100), nullable=False),
+    sa.Column("error", sa.String(4000), nullable=False),
+    sa.Column("failed_at", UTCDateTime(), nullable=False),
+)
