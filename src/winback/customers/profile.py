@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from winback.clock import ensure_utc
+
 PROFILE_FIELDS = (
     "email",
     "name",
@@ -58,6 +60,7 @@ def apply_event(
     customer: Customer | None, fields: dict[str, Any], occurred_at: datetime, now: datetime
 ) -> Customer:
     """Return ``customer`` (or a new one) updated with an event's customer ``fields``."""
+    occurred_at = ensure_utc(occurred_at)  # stamps below compare as strings: one offset only
     if customer is None:
         customer = Customer(
             id=str(fields["id"]),

@@ -64,29 +64,38 @@ class GroupCommitter:
         self._on_commit = on_commit
         self._queue: queue.SimpleQueue[_Pending | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()  # orders submit() against stop()
         self._closed = False
         self.groups_committed = 0
 
     def start(self) -> None:
+        with self._lock:
+            self._start_locked()
+
+    def _start_locked(self) -> None:
+        if self._closed:
+            raise IngestClosed("ingest has been stopped")
         if self._thread is None:
             self._thread = threading.Thread(target=self._run, name="winback-ingest", daemon=True)
             self._thread.start()
 
     def stop(self) -> None:
-        """Commit what is queued, then stop the writer thread."""
-        self._closed = True
-        if self._thread is not None:
-            self._queue.put(None)
-            self._thread.join()
-            self._thread = None
+        """Commit what is queued, then stop the writer thread. Later submissions are refused."""
+        with self._lock:
+            self._closed = True
+            thread, self._thread = self._thread, None
+            if thread is not None:
+                self._queue.put(None)  # after every accepted submission: the lock orders them
+        if thread is not None:
+            thread.join()
 
     def submit(self, events: list[IncomingEvent]) -> Future[GroupOutcome]:
-        if self._closed:
-            raise IngestClosed("ingest is shutting down")
-        if self._thread is None:
-            self.start()
         future: Future[GroupOutcome] = Future()
-        self._queue.put(_Pending(events, future))
+        with self._lock:
+            if self._closed:
+                raise IngestClosed("ingest is shutting down")
+            self._start_locked()
+            self._queue.put(_Pending(events, future))
         return future
 
     async def submit_async(self, events: list[IncomingEvent]) -> GroupOutcome:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Literal
@@ -26,6 +27,7 @@ from pydantic import (
     Field,
     StringConstraints,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -107,12 +109,17 @@ class ScoreIn(_Strict):
     kind: Literal["nps", "csat", "ces"]
     value: int
 
-    @model_validator(mode="after")
-    def _on_scale(self) -> ScoreIn:
-        low, high = SCORE_SCALES[self.kind]
-        if not low <= self.value <= high:
-            raise ValueError(f"{self.kind} score must be between {low} and {high}")
-        return self
+    @field_validator("value")
+    @classmethod
+    def _on_scale(cls, value: int, info: ValidationInfo) -> int:
+        # A field validator (not a model one) so the error's path ends in ``score.value``.
+        kind = info.data.get("kind")
+        if kind is None:  # the kind itself is invalid and reported on its own
+            return value
+        low, high = SCORE_SCALES[kind]
+        if not low <= value <= high:
+            raise ValueError(f"{kind} score must be between {low} and {high}")
+        return value
 
 
 class TicketIn(_Strict):
@@ -256,9 +263,32 @@ def parse_event(obj: Any, prefix: str = "") -> IncomingEvent:
     if not isinstance(obj, dict):
         raise EventValidationError([{"path": prefix or "(body)", "message": "must be an object"}])
     try:
-        return to_incoming(EventIn.model_validate(obj))
+        incoming = to_incoming(EventIn.model_validate(obj))
     except ValidationError as exc:
         raise EventValidationError(_errors(exc, prefix)) from None
+    nul = [
+        {"path": _path(prefix, loc), "message": "must not contain NUL characters (\\u0000)"}
+        for loc in _nul_locations(incoming.payload)
+    ]
+    if nul:
+        raise EventValidationError(nul)
+    return incoming
+
+
+def _nul_locations(value: Any, loc: tuple[int | str, ...] = ()) -> Iterator[tuple[int | str, ...]]:
+    """Where ``value`` holds a NUL character: PostgreSQL stores none in text or JSONB."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            yield loc
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            here = (*loc, key.replace("\x00", "\\u0000"))
+            if "\x00" in key:
+                yield here
+            yield from _nul_locations(item, here)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _nul_locations(item, (*loc, index))
 
 
 def parse_events(body: Any) -> list[IncomingEvent]:
