@@ -121,4 +121,14 @@ def stream(
                 cases = client.get("/v1/cases", params={"limit": 500}).json()["items"]
                 report(f"demo: {sent} events sent, {len(cases)} recovery cases so far")
             stop.wait(1.0 / rate)
+        # With a limit the server stops after us: let the processor catch up first (bounded),
+        # or a slow-starting processor leaves the demo's database without its cases.
+        for _ in range(600 if limit is not None and sent >= limit else 0):
+            try:
+                if client.get("/readyz").json().get("processor_lag") == 0:
+                    break
+            except httpx.TransportError:
+                pass
+            if stop.wait(0.1):
+                break
     return sent
