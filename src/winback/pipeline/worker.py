@@ -128,3 +128,5 @@ class ProcessorRunner:
         if self._thread is not None:
             self._thread.join(timeout)
             self._thread = None
+        # Drop the shared flags so their semaphores are released before the process exits.
+        self._wake = self._stop = None
