@@ -5,9 +5,10 @@ the same body parsing (orjson) and validation (:func:`winback.events.schema.pars
 the same idempotent insert into the same migrated ``events`` table
 (:func:`winback.store.eventlog.append_groups`, called with just this request's events), on the
 same engine (:func:`winback.store.engine.make_engine`: SQLite WAL, ``synchronous=FULL``,
-``BEGIN IMMEDIATE``). The handler is a plain ``def`` endpoint, so FastAPI runs it in its thread
-pool and every request opens, writes and commits its own transaction: the textbook way to write
-this endpoint. No processor runs beside it.
+``BEGIN IMMEDIATE``). The body is parsed on the event loop, as in Winback; the write runs in
+FastAPI's thread pool (what a plain ``def`` endpoint does), where every request opens, writes
+and commits its own transaction: the textbook way to write this endpoint. No processor runs
+beside it.
 
 Run by the benchmark as ``python bench/naive_app.py --port N --database /abs/path.db``; it
 serves on 127.0.0.1 with uvicorn, log level warning, no access log (like ``winback serve``).
