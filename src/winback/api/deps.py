@@ -1,4 +1,8 @@
-"""Dependencies shared by the routes (``Annotated`` aliases, as in the FastAPI template)."""
+"""Dependencies shared by the routes (``Annotated`` aliases, as in the FastAPI template).
+
+The cheap ones are ``async def``: a plain ``def`` dependency is run in the thread pool, a
+thread hop per request for a dictionary lookup.
+"""
 
 from __future__ import annotations
 
@@ -12,12 +16,12 @@ from winback.api.metrics import Metrics
 from winback.bootstrap import Container
 
 
-def get_container(request: Request) -> Container:
+async def get_container(request: Request) -> Container:
     container: Container = request.app.state.container
     return container
 
 
-def get_metrics(request: Request) -> Metrics:
+async def get_metrics(request: Request) -> Metrics:
     metrics: Metrics = request.app.state.metrics
     return metrics
 

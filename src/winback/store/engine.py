@@ -8,6 +8,7 @@ and transactions we begin ourselves so that writers can take the lock up front w
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -18,6 +19,11 @@ from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 
 from winback.store.types import json_dumps
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - not on POSIX: SQLite's busy handler alone
+    fcntl = None  # type: ignore[assignment]
 
 _IMMEDIATE = "winback_immediate"
 
@@ -74,12 +80,35 @@ def _configure_sqlite(engine: Engine) -> None:
 
 
 @contextmanager
-def write_connection(engine: Engine) -> Iterator[Connection]:
-    """A connection whose transaction takes the write lock at BEGIN on SQLite.
+def _sqlite_writer_lock(database: str | None) -> Iterator[None]:
+    """Serialise SQLite writers (threads and processes) with a blocking OS lock.
 
-    Use it for every read-then-write transaction; commit or roll back inside the block.
+    SQLite's own busy handler makes a waiting writer *sleep* with growing back-off, so a writer
+    that commits back to back (the ingest committer) can starve another (the processor) for
+    hundreds of milliseconds. A blocked ``flock`` is woken the moment the lock is released.
+    Each acquisition opens its own file description, so threads of one process exclude each
+    other too.
+    """
+    if fcntl is None or not database or database == ":memory:":
+        yield
+        return
+    fd = os.open(f"{database}-writer.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+@contextmanager
+def write_connection(engine: Engine) -> Iterator[Connection]:
+    """A connection for a read-then-write transaction; commit or roll back inside the block.
+
+    On SQLite it holds the writer lock (above) and begins with ``BEGIN IMMEDIATE``.
     """
     with engine.connect() as conn:
-        if engine.dialect.name == "sqlite":
-            conn = conn.execution_options(**{_IMMEDIATE: True})
-        yield conn
+        if engine.dialect.name != "sqlite":
+            yield conn
+            return
+        with _sqlite_writer_lock(engine.url.database):
+            yield conn.execution_options(**{_IMMEDIATE: True})
