@@ -50,11 +50,7 @@ async def _read_body(request: Request, limit: int) -> bytes:
 
 
 async def ingest(request: Request) -> Response:
-    """Store events durably before answering; the same ``id`` again is a harmless duplicate.
-
-    A batch with any invalid event is rejected whole with one error per problem, each naming
-    its field path (``events[3].score.value``); nothing is stored.
-    """
+    """Validate, commit durably, then answer (behaviour documented on ``post_events``)."""
     container: Container = request.app.state.container
     metrics: Metrics = request.app.state.metrics
     started = time.perf_counter()
