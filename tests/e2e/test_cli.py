@@ -332,7 +332,7 @@ def test_demo_runs_to_the_end_and_leaves_cases(tmp_path: Path) -> None:
     database.write_text("stale file: the demo recreates the database")
     port = free_port()
     env = winback_env(tmp_path / "unused.db")
-    args = ["demo", "--events", "30", "--rate", "100", "--port", str(port)]
+    args = ["demo", "--events", "30", "--rate", "100", "--speed", "1000", "--port", str(port)]
     result = run_cli([*args, "--database", str(database)], env, tmp_path, timeout=180)
     assert result.returncode == 0, result
     assert f"http://127.0.0.1:{port}/v1/cases" in result.stdout
