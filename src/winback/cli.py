@@ -393,7 +393,11 @@ def _compare(config: Any, run_compare: Any, step: float) -> None:
         def advanced(policy: str, t: float) -> None:
             progress.update(tasks[policy], completed=min(config.days, int(t // 24)))
 
-        results = run_compare(config, step_minutes=step, on_progress=advanced)
+        try:
+            results = run_compare(config, step_minutes=step, on_progress=advanced)
+        except RuntimeError as exc:
+            console.print(f"[red]error:[/red] {exc}")
+            raise typer.Exit(1) from None
     base = results[0]
     currency = (
         __import__("winback.sim.industries", fromlist=["INDUSTRIES"])

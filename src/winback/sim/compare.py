@@ -201,7 +201,7 @@ class WinbackFeed:
 
         from winback.events.schema import parse_event
         from winback.store import queries
-        from winback.store.tables import cases
+        from winback.store.tables import cases, event_failures
 
         self.clock.set(now)
         incoming = [parse_event(e) for e in events]
@@ -209,6 +209,15 @@ class WinbackFeed:
             self.container.committer.append_now(incoming[i : i + 1000])
         self.processor.run_until_idle()
         with self.container.engine.connect() as conn:
+            failure = conn.execute(
+                sa.select(event_failures.c.stage, event_failures.c.error).limit(1)
+            ).first()
+            if failure is not None:
+                # A comparison in which Winback silently skipped events would be a false result.
+                raise RuntimeError(
+                    f"Winback's processor failed on an event in stage {failure.stage!r}: "
+                    f"{failure.error}"
+                )
             # The rows GET /v1/cases serves, those changed since the last look.
             changed = conn.execute(
                 sa.select(cases.c.id).where(cases.c.updated_at > self._watermark)

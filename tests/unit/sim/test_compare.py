@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import pytest
+
 from winback.sim.compare import HELPDESK, drive, with_response
 from winback.sim.generator import SimConfig, Simulation
 
@@ -54,3 +56,21 @@ def test_winback_closed_loop_reads_cases_back_and_acts_within_minutes() -> None:
     assert result.resolved > 0
     assert result.median_ack_hours is not None
     assert result.median_ack_hours < 3
+
+
+class _Broken:
+    name = "broken"
+
+    def process(self, ctx: object, unit: object) -> None:
+        raise ValueError("boom")
+
+
+def test_a_comparison_stops_when_winback_fails_on_an_event(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import winback.bootstrap
+
+    monkeypatch.setattr(winback.bootstrap, "build_stages", lambda settings: [_Broken()])
+    config = SimConfig(industry="saas", customers=50, days=3, seed=3)
+    with pytest.raises(RuntimeError, match=r"stage 'broken'.*boom"):
+        drive(Simulation(config), "winback", step_minutes=60)
