@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-dev
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo serve test test-fast check lint format types contracts bench clean
+.PHONY: help install demo serve test test-fast check lint format types contracts bench bench-timers clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -53,6 +53,9 @@ check: $(STAMP) ## Everything CI-worthy: lint, format check, types, contracts, t
 
 bench: $(STAMP) ## Ingest benchmark against a real server (writes bench/results/)
 	$(BIN)/python bench/ingest.py
+
+bench-timers: $(STAMP) ## SLA timer benchmark: 1,000,000 open timers, firing delay, idle CPU
+	$(BIN)/python bench/timers.py
 
 clean: ## Remove the venv, caches and local databases
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache winback.db* winback-demo.db*

@@ -14,6 +14,10 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from winback.config import ConfigError, Settings, load_settings
+from winback.playbooks.commands import rules_app
+from winback.risk.commands import evaluate_churn, models_activate, models_list, train_churn
+from winback.sla.commands import sla_app
+from winback.text.commands import evaluate_text, train_text
 
 app = typer.Typer(
     help="Winback: real-time service recovery.", no_args_is_help=True, add_completion=False
@@ -27,7 +31,15 @@ evaluate_app = typer.Typer(help="Measure models on public or your own data.", no
 app.add_typer(evaluate_app, name="evaluate")
 models_app = typer.Typer(help="Versioned model files: list, activate.", no_args_is_help=True)
 app.add_typer(models_app, name="models")
+app.add_typer(sla_app, name="sla")  # issue 6: winback sla check / recompute
+app.add_typer(rules_app, name="rules")  # issue 7: winback rules check / dry-run
 console = Console(stderr=True)
+evaluate_app.command("text")(evaluate_text)  # issue 4: winback evaluate text
+train_app.command("text")(train_text)  # issue 4: winback train text
+train_app.command("churn")(train_churn)  # issue 5: winback train churn
+evaluate_app.command("churn")(evaluate_churn)  # issue 5: winback evaluate churn
+models_app.command("list")(models_list)  # issue 5: the model registry
+models_app.command("activate")(models_activate)
 
 
 def _settings(**overrides: Any) -> Settings:
@@ -43,6 +55,8 @@ def _prepare(settings: Settings) -> Any:
     from winback.store import migrate
 
     configure_logging(settings.log_level)
+    _check_sla(settings)
+    _check_risk(settings)
     container = build_container(settings)
     prepare_database(settings, container.engine)
     with container.engine.connect() as conn:
@@ -52,6 +66,29 @@ def _prepare(settings: Settings) -> Any:
             )
             raise typer.Exit(2)
     return container
+
+
+def _check_sla(settings: Settings) -> None:
+    """Refuse to start on a broken sla.yaml (the message names the file and field)."""
+    from winback.bootstrap import load_sla
+    from winback.sla.config import SlaConfigError
+
+    try:
+        load_sla(settings)
+    except SlaConfigError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+
+
+def _check_risk(settings: Settings) -> None:
+    """Refuse to start on a broken risk.yaml (issue 5; the message names the field)."""
+    from winback.risk.setup import RiskConfigError, load_risk_config
+
+    try:
+        load_risk_config(settings.config_dir)
+    except RiskConfigError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
 
 
 def _serve(settings: Settings, on_started: Any = None) -> None:
@@ -236,8 +273,9 @@ def demo(
         f"  {base}/v1/customers/ID a customer's profile, open case and recent events\n"
         f"  {base}/docs            the API, interactive\n"
         f"  {base}/metrics         Prometheus metrics\n"
-        "Every 25 events: events sent, cases opened, customers at risk (a proxy until risk "
-        "scoring lands: an open case at P2 or with 2+ signals). Ctrl-C to stop."
+        f"  {base}/v1/customers?order=-risk  customers most at risk of leaving\n"
+        "Every 25 events: events sent, cases opened, customers at risk (churn risk 30%+ within "
+        "90 days). Ctrl-C to stop."
     )
     try:
         _serve(settings, on_started=started)

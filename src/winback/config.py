@@ -48,6 +48,49 @@ class Settings(BaseSettings):
         description="Apply pending migrations when `serve` starts on SQLite.",
     )
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    # Cases and SLA clocks (issue 6; docs/cases.md, docs/sla.md).
+    case_reopen_window_hours: float = Field(
+        default=72,
+        ge=0,
+        description="A signal this many hours after a case was resolved re-opens it (0: never).",
+    )
+    sla_timers: bool = Field(
+        default=True,
+        description="Run the SLA timer service beside the processor (`serve` and `worker`).",
+    )
+    sla_timer_poll_seconds: float = Field(
+        default=0.25,
+        gt=0,
+        le=5,
+        description="Longest sleep of the SLA timer service between looks at the next due time.",
+    )
+    models_dir: Path = Field(
+        default=Path("./winback-models"),
+        description="Directory of versioned model files (churn, text); see docs/risk.md.",
+    )
+    text_display: Literal["raw", "redacted"] = Field(
+        default="raw",
+        description="How the API shows customers' text: as written, or PII-redacted "
+        "(see docs/text.md). Logs always get the redacted copy.",
+    )
+    routing_interval_seconds: float = Field(
+        default=5.0,
+        ge=0,
+        le=3600,
+        description="How often the processor's process runs a routing pass (0: only on "
+        "POST /v1/routing/run); passes do nothing while no agent is configured.",
+    )
+    routing_offline_grace_minutes: float = Field(
+        default=15.0,
+        ge=0,
+        le=1440,
+        description="An agent offline this long has their open cases re-queued.",
+    )
+    playbooks: bool = Field(
+        default=True,
+        description="Decide with the playbooks (docs/playbooks.md); false falls back to the "
+        "foundation's built-in rule (a kill switch, and the baseline for benchmarks).",
+    )
 
     @field_validator("database_url")
     @classmethod

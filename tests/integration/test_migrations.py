@@ -18,6 +18,13 @@ TABLES = {
     "outbox",
     "processor_cursors",
     "event_failures",
+    "case_sla",
+    "sla_timers",
+    "case_actions",
+    "event_text",
+    "customer_risk",
+    "remedy_grants",  # issue 7
+    "routing_agents",
 }
 
 

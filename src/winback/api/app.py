@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 import winback
-from winback.api import cases, customers, errors, events, health
+from winback.api import cases, customers, errors, events, health, remedies, routing
 from winback.api.metrics import Metrics
 from winback.bootstrap import Container
 from winback.events.schema import EventBatchIn
@@ -45,6 +45,8 @@ def create_app(container: Container, runner: ProcessorRunner | None = None) -> F
     app.router.routes.append(events.fast_route)  # matched before the documented APIRoute
     for module in (events, cases, customers, health):
         app.include_router(module.router)
+    app.include_router(remedies.router)  # issue 7: recommendations
+    app.include_router(routing.router)  # issue 7: agents, routing runs
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:

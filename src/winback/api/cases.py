@@ -1,4 +1,7 @@
-"""``GET /v1/cases`` and ``GET /v1/cases/{id}``: the recovery cases and their story."""
+"""``GET /v1/cases`` and ``GET /v1/cases/{id}``: the recovery cases and their story.
+
+``POST /v1/cases/{id}/actions`` (what agents do to a case) lives in :mod:`winback.api.case_actions`.
+"""
 
 from __future__ import annotations
 
@@ -8,13 +11,18 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query
 
-from winback.api.deps import ConnectionDep
+from winback.api.case_actions import case_sla_view
+from winback.api.case_actions import router as actions_router
+from winback.api.customers import risk_view
+from winback.api.deps import ConnectionDep, ContainerDep
 from winback.api.errors import ErrorBody
 from winback.api.schemas import CaseDetailRead, CasePage, CaseRead
+from winback.cases.lifecycle import allowed_actions
 from winback.cases.model import CaseStatus
 from winback.store import queries
 
 router = APIRouter(tags=["cases"])
+router.include_router(actions_router)  # POST /v1/cases/{id}/actions (issue 6)
 
 
 def _encode(case_id: int) -> str:
@@ -63,8 +71,14 @@ def list_cases(
     summary="One case with its timeline and the events that triggered it",
     responses={404: {"model": ErrorBody}},
 )
-def get_case(case_id: int, conn: ConnectionDep) -> CaseDetailRead:
-    case = queries.get_case(conn, case_id)
+def get_case(case_id: int, conn: ConnectionDep, container: ContainerDep) -> CaseDetailRead:
+    case = queries.get_case(
+        conn, case_id, redact_text=container.settings.text_display == "redacted"
+    )
     if case is None:
         raise HTTPException(404, f"no case {case_id}")
+    # Issue 6: the actions allowed now, and the SLA metrics (live for running clocks).
+    case["allowed_actions"] = allowed_actions(case["status"])
+    case["sla"] = case_sla_view(conn, container, case_id)
+    case["customer_risk"] = risk_view(conn, case["customer_id"])  # issue 5
     return CaseDetailRead(**case)

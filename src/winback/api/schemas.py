@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 
 class CaseRead(BaseModel):
@@ -21,6 +21,13 @@ class CaseRead(BaseModel):
     updated_at: datetime
     decided_by: str
     version: int
+    owner: str | None = None
+    severity: str | None = None
+    resolved_at: datetime | None = None
+    closed_at: datetime | None = None
+    outcome: str | None = None
+    root_cause: str | None = None
+    reopen_count: int = 0
 
 
 class TimelineEntryRead(BaseModel):
@@ -31,6 +38,18 @@ class TimelineEntryRead(BaseModel):
     summary: str
     data: dict[str, Any]
     event_seq: int | None
+
+
+class TextAnalysisRead(BaseModel):
+    """What the text stage understood from the event's text (issue 4); see docs/text.md."""
+
+    sentiment: str
+    sentiment_score: float
+    category: str
+    urgency: list[str]
+    language: str
+    pii: list[str]
+    model_version: str
 
 
 class EventSummaryRead(BaseModel):
@@ -46,20 +65,108 @@ class EventSummaryRead(BaseModel):
     amount: float | None = None
     currency: str | None = None
     ticket: dict[str, Any] | None = None
+    analysis: TextAnalysisRead | None = None
 
 
 class LinkedEventRead(EventSummaryRead):
     role: str
 
 
+class SlaClockRead(BaseModel):
+    """A running SLA clock: business and wall time so far, its deadline (none while paused)."""
+
+    metric: str
+    cycle: int
+    started_at: datetime
+    target_s: float | None
+    due_at: datetime | None
+    business_s: float
+    wall_s: float
+    paused_s: float
+    paused: bool
+    warned: bool
+    breached: bool
+
+
+class SlaMeasurementRead(BaseModel):
+    """A stopped SLA clock: how long it took in business and wall time, met or breached."""
+
+    metric: str
+    generation: int
+    started_at: datetime
+    stopped_at: datetime
+    target_s: float | None
+    business_s: float
+    wall_s: float
+    paused_s: float
+    breached: bool
+    outcome: str
+
+
+class CaseSlaRead(BaseModel):
+    """The case's SLA metrics (docs/sla.md): policy, running clocks, finished measurements."""
+
+    policy: str | None
+    calendar: str | None
+    timezone: str
+    paused_since: datetime | None
+    paused_total_s: float
+    running: list[SlaClockRead]
+    measurements: list[SlaMeasurementRead]
+    timers: list[dict[str, Any]] = []
+
+
 class CaseDetailRead(CaseRead):
     timeline: list[TimelineEntryRead]
     events: list[LinkedEventRead]
+    allowed_actions: list[str] = []
+    sla: CaseSlaRead | None = None
+    customer_risk: CustomerRiskRead | None = None  # issue 5: the customer's churn risk and why
 
 
 class CasePage(BaseModel):
     items: list[CaseRead]
     next_cursor: str | None
+
+
+class RiskReasonRead(BaseModel):
+    feature: str
+    text: str = Field(description='In plain words, e.g. "3 complaints about billing in 7 days".')
+    contribution: float
+
+
+class CustomerRiskRead(BaseModel):
+    """Churn risk (docs/risk.md): probability of leaving within ``horizon_days``, and why."""
+
+    probability: float
+    horizon_days: int
+    reasons: list[RiskReasonRead]
+    model_version: str
+    as_of: datetime | None = Field(description="The latest event time the features count from.")
+    updated_at: datetime
+    jumped_at: datetime | None
+    features: dict[str, Any]
+
+
+class CustomerRiskItem(BaseModel):
+    id: str
+    name: str | None
+    plan: str | None
+    segment: str | None
+    value: float | None
+    probability: float
+    horizon_days: int
+    reasons: list[RiskReasonRead]
+    model_version: str
+    as_of: datetime | None
+    updated_at: datetime
+
+
+class CustomerRiskPage(BaseModel):
+    items: list[CustomerRiskItem]
+
+
+CaseDetailRead.model_rebuild()  # its customer_risk field names a class defined above this line
 
 
 class CustomerRead(BaseModel):
@@ -80,6 +187,7 @@ class CustomerRead(BaseModel):
     updated_at: datetime
     open_case: CaseRead | None
     recent_events: list[EventSummaryRead]
+    risk: CustomerRiskRead | None = None
 
 
 class Health(BaseModel):

@@ -2,8 +2,9 @@
 
 A customer has at most one *open* case at a time (the store enforces it with a partial unique
 index); every signal that needs attention while it is open attaches to it instead of opening a
-duplicate. The full lifecycle and its transitions arrive with the cases/SLA issue; the statuses
-are fixed here because the store's invariant depends on which of them count as open.
+duplicate. The statuses are fixed here because the store's invariant depends on which of them
+count as open; the transitions between them live in :mod:`winback.cases.lifecycle`. A case has
+at most one ``owner`` at a time (transfers are timeline entries, so the history stays).
 """
 
 from __future__ import annotations
@@ -53,6 +54,13 @@ class RecoveryCase:
     signal_count: int = 1
     version: int = 0
     id: int | None = None
+    owner: str | None = None
+    severity: str | None = None
+    resolved_at: datetime | None = None
+    closed_at: datetime | None = None
+    outcome: str | None = None
+    root_cause: str | None = None
+    reopen_count: int = 0
 
     @property
     def is_open(self) -> bool:

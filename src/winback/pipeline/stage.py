@@ -19,6 +19,9 @@ from winback.cases.rules import Decision
 from winback.clock import Clock
 from winback.customers.profile import Customer
 from winback.events.model import Event
+from winback.risk.scoring import CustomerRisk
+from winback.sla.tracking import SlaState, TimerSpec
+from winback.text.analyzer import TextAnalysis
 
 
 class Unit(Protocol):
@@ -40,6 +43,34 @@ class Unit(Protocol):
 
     def append_timeline(self, case: RecoveryCase, entry: TimelineEntry) -> None: ...
 
+    def resolved_case(self, customer_id: str) -> RecoveryCase | None:
+        """The customer's most recently resolved case (a candidate for re-opening), if any."""
+        ...
+
+    def reopen_case(self, case: RecoveryCase) -> None:
+        """Make a resolved ``case`` (already set to ``reopened``) the customer's open case."""
+        ...
+
+    def sla_state(self, case: RecoveryCase) -> SlaState | None:
+        """The case's SLA clock state, or ``None`` when it has none yet."""
+        ...
+
+    def save_sla(self, case: RecoveryCase, state: SlaState, timers: list[TimerSpec]) -> None:
+        """Record the case's new clock state and the complete set of timers it now needs."""
+        ...
+
+    def customer_risk(self, customer_id: str) -> CustomerRisk | None:
+        """The customer's feature state and latest risk score, if any (issue 5)."""
+        ...
+
+    def save_customer_risk(self, risk: CustomerRisk) -> None:
+        """Record the customer's new feature state and risk score."""
+        ...
+
+    def save_text_analysis(self, event: Event, analysis: TextAnalysis) -> None:
+        """Record what the text stage understood from the event's text (issue 4)."""
+        ...
+
     def emit(
         self, topic: str, key: str, payload: dict[str, Any], case: RecoveryCase | None = None
     ) -> None:
@@ -58,7 +89,8 @@ class EventContext:
     customer: Customer | None = None
     decision: Decision | None = None
     case: RecoveryCase | None = None
-    case_action: str | None = None  # "opened" | "attached" once the decision stage has acted
+    # "opened" | "attached" | "reopened" once the decision stage has acted
+    case_action: str | None = None
     results: dict[str, Any] = field(default_factory=dict)
 
 

@@ -4,6 +4,9 @@ Beside the server it runs in a child process by default, so the processor and th
 process each get a core and neither starves the other of the GIL. The server's committer sets a
 shared wake-up flag after each commit, so a new event is picked up at once rather than at the
 next poll. The child exits when its parent disappears (even after ``kill -9``).
+
+Wherever the processor runs, the SLA timer service (:mod:`winback.sla.service`) runs beside it
+as a thread (``WINBACK_SLA_TIMERS``), so timers never compete with ingest for its process.
 """
 
 from __future__ import annotations
@@ -37,15 +40,38 @@ def run_processor(
     stop: threading.Event,
     wake: Callable[[float], object] | None = None,
 ) -> None:
-    from winback.bootstrap import build_processor, configure_logging, make_store_engine
+    from winback.bootstrap import (
+        build_processor,
+        build_timer_service,
+        configure_logging,
+        make_store_engine,
+        start_routing,
+    )
 
     configure_logging(settings.log_level)
     engine = make_store_engine(settings)
+    timers = routing = None
     try:
-        build_processor(settings, engine).run_forever(
-            stop, wake, idle_seconds=settings.processor_idle_poll_seconds
-        )
+        if settings.sla_timers:
+            # The SLA timer service shares the processor's process (not the ingest one); a
+            # round that processed events may have scheduled sooner timers, so it wakes it.
+            service = build_timer_service(settings, engine)
+            processor = build_processor(
+                settings, engine, on_round=lambda r: service.wake() if r.processed else None
+            )
+            timers = threading.Thread(
+                target=service.run_forever, args=(stop,), name="winback-sla-timers", daemon=True
+            )
+            timers.start()
+        else:
+            processor = build_processor(settings, engine)
+        routing = start_routing(settings, engine, stop)  # issue 7: docs/routing.md
+        processor.run_forever(stop, wake, idle_seconds=settings.processor_idle_poll_seconds)
     finally:
+        if timers is not None:
+            timers.join(10)
+        if routing is not None:
+            routing.join(10)
         engine.dispose()
 
 

@@ -15,12 +15,14 @@ Three policies, all working the same company (same seed, same customers, same fa
 A policy changes outcomes only through the response model: the times at which a customer's
 problem is acknowledged and resolved (and whether a remedy came with it) move the customer's
 satisfaction, which moves their churn hazard. No policy carries an effect size of its own.
-Until Winback has case actions (acknowledge, resolve, remedies), the team stands in for them;
-see ``docs/simulator.md`` for the interface that will replace it.
+Under ``winback`` the team's acknowledgements and resolutions are Winback case actions, and the
+simulated customers react to what the cases' timelines then show (``WinbackFeed.act`` and
+``WinbackFeed.read_back``); remedies are still the team's own until Winback applies them.
 """
 
 from __future__ import annotations
 
+import heapq
 import math
 import random
 import shutil
@@ -42,6 +44,7 @@ CONTACT_TYPES = frozenset(
 # anything else (in order), which saves most pipeline rounds and changes no case.
 ROUTINE = frozenset({"usage", "login", "purchase", "subscription.renewed"})
 POLICY_NAMES = ("none", "helpdesk", "winback")
+TEAM_ACTOR = "sim:response-team"
 
 
 @dataclass(frozen=True)
@@ -189,9 +192,17 @@ class WinbackFeed:
         self.container = build_container(self.settings, self.clock)
         prepare_database(self.settings, self.container.engine)
         self.processor = build_processor(self.settings, self.container.engine, self.clock)
+        from winback.bootstrap import load_sla
+        from winback.sla.engine import SlaEngine
+
+        self.sla = SlaEngine(load_sla(self.settings))
         self._watermark = start - timedelta(seconds=1)
         self._seen: set[str] = set()
+        self._case_of: dict[str, int] = {}  # customer -> their latest case
+        self._read_upto: dict[int, int] = {}  # case -> last timeline entry read back
+        self._acted: set[int] = set()  # cases acted on since the last read-back
         self.cases_opened = 0
+        self.actions_refused = 0
 
     def observe(self, events: list[dict[str, Any]], now: datetime) -> Iterator[tuple[str, str]]:
         """Log and process ``events`` at ``now``; yield (customer, priority) per new signal."""
@@ -232,8 +243,66 @@ class WinbackFeed:
                     if e["role"] == "trigger":
                         self.cases_opened += 1
                 if fresh:
+                    self._case_of[case["customer_id"]] = case_id
                     yield case["customer_id"], case["priority"]
         self._watermark = now
+
+    def act(self, customer_id: str, action: str, at: datetime) -> None:
+        """The team's agent acts on the customer's case in Winback, at ``at``: ``ack``
+        acknowledges a new or re-opened case (or replies on one already being worked), and
+        ``resolve`` resolves it. A refused action (the case moved on) changes nothing."""
+        from winback.cases.lifecycle import ActionError
+        from winback.store.case_commands import ActionConflict, perform_action
+
+        case_id = self._case_of.get(customer_id)
+        if case_id is None:
+            return
+        self.clock.set(at)
+        steps: list[tuple[str, dict[str, Any]]]
+        if action == "ack":
+            steps = [("acknowledge", {}), ("reply", {"note": "We are on it."})]
+        else:
+            steps = [
+                ("acknowledge", {}),
+                ("resolve", {"outcome": "fixed", "root_cause": "service failure"}),
+            ]
+        for name, params in steps:
+            try:
+                perform_action(
+                    self.container.engine, self.clock, self.sla, case_id, name, TEAM_ACTOR, params
+                )
+            except (ActionError, ActionConflict):
+                if name != "acknowledge":
+                    self.actions_refused += 1
+                continue
+            self._acted.add(case_id)
+            if action == "ack":
+                break  # acknowledged: no reply needed as well
+
+    def read_back(self) -> Iterator[tuple[str, str, datetime]]:
+        """(customer, "ack" | "resolve", when) for what the cases acted on now show, read from
+        the case timeline the way ``GET /v1/cases/{id}`` serves it."""
+        from winback.store import queries
+
+        acted, self._acted = self._acted, set()
+        with self.container.engine.connect() as conn:
+            for case_id in sorted(acted):
+                case = queries.get_case(conn, case_id)
+                if case is None:
+                    continue
+                upto = self._read_upto.get(case_id, 0)
+                for entry in case["timeline"]:
+                    if entry["id"] <= upto:
+                        continue
+                    upto = entry["id"]
+                    data = entry.get("data") or {}
+                    if entry["actor"] != TEAM_ACTOR:
+                        continue
+                    if entry["kind"] == "case.reply" or data.get("status") == "acknowledged":
+                        yield case["customer_id"], "ack", entry["at"]
+                    elif data.get("status") == "resolved":
+                        yield case["customer_id"], "resolve", entry["at"]
+                self._read_upto[case_id] = upto
 
     def close(self) -> None:
         self.container.close()
@@ -289,9 +358,22 @@ def drive(
     step = step_minutes / 60.0
     t = 0.0
     pending: list[dict[str, Any]] = []  # routine events not yet handed to Winback
+    due: list[tuple[float, int, Action]] = []  # the team's next actions on Winback's cases
+    remedies: dict[str, float] = {}  # customer -> remedy promised with the next resolution
     try:
         while t < sim.horizon:
-            t = min(sim.horizon, t + step)
+            nxt = min(sim.horizon, t + step)
+            if feed is not None:
+                # Actions due before the end of this step are carried out in Winback at their
+                # own times; the simulated customers react to what Winback's cases then show.
+                while due and due[0][0] <= nxt:
+                    _, _, a = heapq.heappop(due)
+                    feed.act(a.customer_id, a.action, sim.time_of(a.at))
+                for customer_id, action, at in feed.read_back():
+                    hours = max(sim.now, sim.hours_at(at))
+                    remedy = remedies.pop(customer_id, 0.0) if action == "resolve" else 0.0
+                    sim.respond(customer_id, action, hours, remedy)
+            t = nxt
             events = sim.advance(t)
             if sink is not None and events:
                 sink(events)
@@ -308,7 +390,12 @@ def drive(
                             cid = e["customer"]["id"]
                             responder.offer(cid, t, "P3", _monthly(sim, cid))
                 for a in responder.work(t, step, sim.horizon):
-                    sim.respond(a.customer_id, a.action, a.at, a.remedy)
+                    if feed is None:
+                        sim.respond(a.customer_id, a.action, a.at, a.remedy)
+                        continue
+                    if a.action == "resolve" and a.remedy > 0.0:
+                        remedies[a.customer_id] = a.remedy
+                    heapq.heappush(due, (a.at, len(due) + int(t * 1e6), a))
             if on_progress is not None:
                 on_progress(t)
     finally:

@@ -49,26 +49,28 @@ def demo_events(company: DemoCompany, start: datetime) -> Iterator[tuple[float, 
             yield sim.hours_at(at), event
 
 
+AT_RISK = 0.3  # the demo counts a customer "at risk" from this churn probability (90 days)
+
+
 def summarize(client: httpx.Client, pages: int = 20) -> tuple[int, int]:
-    """(cases opened, customers at risk) as the API shows them. Until risk scoring lands,
-    "at risk" is a proxy: an open case at priority P2 or with two or more signals."""
-    opened = at_risk = 0
+    """(cases opened, customers at risk) as the API shows them: cases from ``GET /v1/cases``,
+    and customers whose churn risk is at least :data:`AT_RISK` from
+    ``GET /v1/customers?order=-risk`` (500 at most are counted)."""
+    opened = 0
     cursor: str | None = None
     for _ in range(pages):
         params: dict[str, Any] = {"limit": 500}
         if cursor:
             params["cursor"] = cursor
         page = client.get("/v1/cases", params=params).json()
-        for case in page["items"]:
-            opened += 1
-            if case["status"] not in ("resolved", "closed", "cancelled") and (
-                case["priority"] in ("P1", "P2") or case["signal_count"] >= 2
-            ):
-                at_risk += 1
+        opened += len(page["items"])
         cursor = page.get("next_cursor")
         if not cursor:
             break
-    return opened, at_risk
+    risky = client.get(
+        "/v1/customers", params={"order": "-risk", "min_risk": AT_RISK, "limit": 500}
+    ).json()
+    return opened, len(risky["items"])
 
 
 def stream(
@@ -116,7 +118,7 @@ def stream(
                 report(
                     f"demo: {sent} events sent (simulated {sim_time:%a %d %b %H:%M}), "
                     f"{opened} cases opened, {at_risk} customers at risk "
-                    "(open case at P2 or with 2+ signals)"
+                    f"(churn risk {AT_RISK:.0%}+)"
                 )
             stop.wait(1.0 / rate)
         else:

@@ -75,7 +75,16 @@ cases = sa.Table(
     sa.Column("updated_at", UTCDateTime(), nullable=False),
     sa.Column("decided_by", sa.String(100), nullable=False),
     sa.Column("version", sa.Integer(), nullable=False),
+    # Case lifecycle (migration 0004).
+    sa.Column("owner", sa.String(200)),
+    sa.Column("severity", sa.String(16)),
+    sa.Column("resolved_at", UTCDateTime()),
+    sa.Column("closed_at", UTCDateTime()),
+    sa.Column("outcome", sa.String(200)),
+    sa.Column("root_cause", sa.String(500)),
+    sa.Column("reopen_count", sa.Integer(), nullable=False, server_default=sa.text("0")),
     sa.Index("ix_cases_status_id", "status", "id"),
+    sa.Index("ix_cases_customer_id_resolved_at", "customer_id", "resolved_at"),
     sa.Index(
         "uq_cases_one_open_per_customer",
         "customer_id",
@@ -140,4 +149,128 @@ event_failures = sa.Table(
     sa.Column("stage", sa.String(100), nullable=False),
     sa.Column("error", sa.String(4000), nullable=False),
     sa.Column("failed_at", UTCDateTime(), nullable=False),
+)
+
+# -- Case lifecycle and SLA (migration 0004) ---------------------------------------------------
+# cases gains: owner, severity, resolved_at, closed_at, outcome, root_cause, reopen_count (above).
+# - ``case_sla``: one row per case, the SLA clock state as a JSON document (winback.sla.tracking).
+# - ``sla_timers``: the derived deadlines; a partial index on ``due_at`` over unfired timers is
+#   what the timer service reads; a timer fires once per (case, metric, kind, level, cycle).
+# - ``case_actions``: replies remembered per (case, idempotency key), so a retried action
+#   has one effect.
+case_sla = sa.Table(
+    "case_sla",
+    metadata,
+    sa.Column("case_id", sa.BigInteger(), sa.ForeignKey("cases.id"), primary_key=True),
+    sa.Column("policy", sa.String(100)),
+    sa.Column("fingerprint", sa.String(64), nullable=False),
+    sa.Column("state", JSONDoc, nullable=False),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+    sa.Index("ix_case_sla_fingerprint", "fingerprint"),
+)
+
+sla_timers = sa.Table(
+    "sla_timers",
+    metadata,
+    sa.Column("id", BigID, primary_key=True, autoincrement=True),
+    sa.Column("case_id", sa.BigInteger(), sa.ForeignKey("cases.id"), nullable=False),
+    sa.Column("metric", sa.String(32), nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("level", sa.Integer(), nullable=False),
+    sa.Column("generation", sa.Integer(), nullable=False),
+    sa.Column("due_at", UTCDateTime(), nullable=False),
+    sa.Column("fired_at", UTCDateTime()),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.UniqueConstraint(
+        "case_id", "metric", "kind", "level", "generation", name="uq_sla_timers_key"
+    ),
+    sa.Index(
+        "ix_sla_timers_pending_due",
+        "due_at",
+        sqlite_where=sa.text("fired_at IS NULL"),
+        postgresql_where=sa.text("fired_at IS NULL"),
+    ),
+)
+
+case_actions = sa.Table(
+    "case_actions",
+    metadata,
+    sa.Column("case_id", sa.BigInteger(), sa.ForeignKey("cases.id"), primary_key=True),
+    sa.Column("idempotency_key", sa.String(200), primary_key=True),
+    sa.Column("request_hash", sa.String(64), nullable=False),
+    sa.Column("response", JSONDoc, nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+)
+
+# -- issue 5: live customer features and churn risk ------------------------------------------
+# One row per customer: the order-free feature state (JSON), the features derived from it, and
+# the latest score with its reasons and the model version that made it.
+customer_risk = sa.Table(
+    "customer_risk",
+    metadata,
+    sa.Column("customer_id", sa.String(200), primary_key=True),
+    sa.Column("probability", sa.Float(), nullable=False),
+    sa.Column("reasons", JSONDoc, nullable=False),
+    sa.Column("features", JSONDoc, nullable=False),
+    sa.Column("state", JSONDoc, nullable=False),
+    sa.Column("model_version", sa.String(100), nullable=False),
+    sa.Column("horizon_days", sa.Integer(), nullable=False),
+    sa.Column("as_of", UTCDateTime()),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+    sa.Column("jumped_at", UTCDateTime()),
+    sa.Index("ix_customer_risk_probability", "probability"),
+)
+
+# -- issue 4: text understanding, one row per event with text ------------------------------
+event_text = sa.Table(
+    "event_text",
+    metadata,
+    sa.Column("event_seq", sa.BigInteger(), sa.ForeignKey("events.seq"), primary_key=True),
+    sa.Column("sentiment", sa.String(16), nullable=False),
+    sa.Column("sentiment_score", sa.Float(), nullable=False),
+    sa.Column("category", sa.String(64), nullable=False),
+    sa.Column("urgency", JSONDoc, nullable=False),
+    sa.Column("language", sa.String(16), nullable=False),
+    sa.Column("redacted", sa.Text(), nullable=False),
+    sa.Column("pii", JSONDoc, nullable=False),
+    sa.Column("model_version", sa.String(100), nullable=False),
+    sa.Column("analyzed_at", UTCDateTime(), nullable=False),
+)
+
+# -- issue 7: remedies granted (or asked for) and routing agents (migration 0005) ------------
+# - ``remedy_grants``: one row per remedy applied, awaiting approval, or rejected; pending and
+#   applied rows count against the per-customer caps and the monthly budgets.
+# - ``routing_agents``: agents created or changed through the API (they override agents.yaml).
+remedy_grants = sa.Table(
+    "remedy_grants",
+    metadata,
+    sa.Column("id", BigID, primary_key=True, autoincrement=True),
+    sa.Column("case_id", sa.BigInteger(), sa.ForeignKey("cases.id"), nullable=False),
+    sa.Column("customer_id", sa.String(200), nullable=False),
+    sa.Column("remedy", sa.String(64), nullable=False),
+    sa.Column("kind", sa.String(64), nullable=False),
+    sa.Column("amount", sa.Float(), nullable=False),
+    sa.Column("currency", sa.String(3), nullable=False),
+    sa.Column("cost", sa.Float(), nullable=False),
+    sa.Column("status", sa.String(24), nullable=False),
+    sa.Column("requested_by", sa.String(200), nullable=False),
+    sa.Column("requested_role", sa.String(32), nullable=False),
+    sa.Column("approver_role", sa.String(32)),
+    sa.Column("decided_by", sa.String(200)),
+    sa.Column("reason", sa.String(1000)),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("decided_at", UTCDateTime()),
+    sa.Index("ix_remedy_grants_customer_id_created_at", "customer_id", "created_at"),
+    sa.Index("ix_remedy_grants_remedy_created_at", "remedy", "created_at"),
+    sa.Index("ix_remedy_grants_case_id", "case_id"),
+)
+
+routing_agents = sa.Table(
+    "routing_agents",
+    metadata,
+    sa.Column("id", sa.String(200), primary_key=True),
+    sa.Column("spec", JSONDoc, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("status_since", UTCDateTime(), nullable=False),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
 )

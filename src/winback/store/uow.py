@@ -21,8 +21,20 @@ from winback.cases.model import OPEN_STATUSES, RecoveryCase, TimelineEntry
 from winback.clock import Clock
 from winback.customers.profile import Customer
 from winback.events.model import Event
+from winback.risk.scoring import CustomerRisk
+from winback.sla.tracking import SlaState, TimerSpec
 from winback.store.eventlog import chunks
-from winback.store.tables import case_events, case_timeline, cases, customers, outbox
+from winback.store.risk_store import load_customer_risks, write_customer_risks
+from winback.store.sla_store import load_sla_states, write_sla
+from winback.store.tables import (
+    case_events,
+    case_timeline,
+    cases,
+    customers,
+    event_text,
+    outbox,
+)
+from winback.text.analyzer import TextAnalysis
 
 _CASE_COLUMNS = (
     "customer_id",
@@ -35,6 +47,8 @@ _CASE_COLUMNS = (
     "opened_at",
     "updated_at",
     "decided_by",
+    "severity",  # issue 7: playbooks set severity and (an explicit agent) the owner
+    "owner",
 )
 
 
@@ -64,6 +78,9 @@ class BatchUnit:
         clock: Clock,
         loaded_customers: dict[str, Customer],
         loaded_cases: dict[str, RecoveryCase],
+        resolved_cases: dict[str, RecoveryCase] | None = None,
+        sla_states: dict[int, SlaState] | None = None,
+        customer_risks: dict[str, CustomerRisk] | None = None,
     ) -> None:
         self.clock = clock
         self._customers = loaded_customers
@@ -74,6 +91,12 @@ class BatchUnit:
         self._links: list[tuple[RecoveryCase, int, str, datetime]] = []
         self._timeline: list[tuple[RecoveryCase, TimelineEntry]] = []
         self._effects: dict[str, tuple[str, dict[str, Any], RecoveryCase | None]] = {}
+        self._text: dict[int, TextAnalysis] = {}
+        self._resolved = resolved_cases or {}
+        self._sla_states = sla_states or {}
+        self._risks = customer_risks or {}
+        self._dirty_risks: dict[str, CustomerRisk] = {}
+        self._sla: dict[int, tuple[RecoveryCase, SlaState, list[TimerSpec]]] = {}
 
     # -- reads -----------------------------------------------------------------------------
     def customer(self, customer_id: str) -> Customer | None:
@@ -83,7 +106,34 @@ class BatchUnit:
         case = self._open_cases.get(customer_id)
         return case if case is not None and case.is_open else None
 
+    def resolved_case(self, customer_id: str) -> RecoveryCase | None:
+        case = self._resolved.get(customer_id)
+        return case if case is not None and case.status == "resolved" else None
+
+    def sla_state(self, case: RecoveryCase) -> SlaState | None:
+        return None if case.id is None else self._sla_states.get(case.id)
+
+    def customer_risk(self, customer_id: str) -> CustomerRisk | None:
+        return self._risks.get(customer_id)
+
     # -- writes ----------------------------------------------------------------------------
+    def save_customer_risk(self, risk: CustomerRisk) -> None:
+        self._risks[risk.customer_id] = risk
+        self._dirty_risks[risk.customer_id] = risk
+
+    def reopen_case(self, case: RecoveryCase) -> None:
+        if self.open_case(case.customer_id) is not None:
+            raise ValueError(f"customer {case.customer_id!r} already has an open case")
+        self._resolved.pop(case.customer_id, None)
+        self._open_cases[case.customer_id] = case
+        self.save_case(case)
+
+    def save_sla(self, case: RecoveryCase, state: SlaState, timers: list[TimerSpec]) -> None:
+        # Keyed by object identity: a new case has no id until the flush.
+        self._sla[id(case)] = (case, state, timers)
+        if case.id is not None:
+            self._sla_states[case.id] = state
+
     def save_customer(self, customer: Customer) -> None:
         self._customers[customer.id] = customer
         self._dirty_customers[customer.id] = customer
@@ -109,6 +159,9 @@ class BatchUnit:
     ) -> None:
         self._effects.setdefault(key, (topic, payload, case))
 
+    def save_text_analysis(self, event: Event, analysis: TextAnalysis) -> None:
+        self._text[event.seq] = analysis
+
     @property
     def new_cases(self) -> list[RecoveryCase]:
         return list(self._new_cases)
@@ -116,8 +169,11 @@ class BatchUnit:
     # -- persistence -----------------------------------------------------------------------
     def flush(self, conn: Connection) -> None:
         self._flush_customers(conn)
+        write_customer_risks(conn, self._dirty_risks.values())
         self._flush_cases(conn)
         now = self.clock.now()
+        if self._text:
+            self._flush_text(conn, now)
         if self._links:
             conn.execute(
                 case_events.insert(),
@@ -142,6 +198,16 @@ class BatchUnit:
                     for c, e in self._timeline
                 ],
             )
+        if self._sla:
+            write_sla(
+                conn,
+                [(c.id, state, timers) for c, state, timers in self._sla.values() if c.id],
+                now,
+                new_cases={c.id for c in self._new_cases if c.id is not None},
+            )
+            for c, state, _ in self._sla.values():
+                if c.id is not None:
+                    self._sla_states[c.id] = state
         if self._effects:
             rows = [
                 {
@@ -158,6 +224,25 @@ class BatchUnit:
                 index_elements=["idempotency_key"]
             )
             conn.execute(insert, rows)
+
+    def _flush_text(self, conn: Connection, now: datetime) -> None:
+        rows = [
+            {
+                "event_seq": seq,
+                "sentiment": a.sentiment,
+                "sentiment_score": a.sentiment_score,
+                "category": a.category,
+                "urgency": list(a.urgency),
+                "language": a.language,
+                "redacted": a.redacted,
+                "pii": list(a.pii),
+                "model_version": a.model_version,
+                "analyzed_at": now,
+            }
+            for seq, a in self._text.items()
+        ]
+        insert = _insert_for(conn)(event_text).on_conflict_do_nothing(index_elements=["event_seq"])
+        conn.execute(insert, rows)
 
     def _flush_customers(self, conn: Connection) -> None:
         if not self._dirty_customers:
@@ -193,6 +278,9 @@ class BatchUnit:
                     category=sa.bindparam("b_category"),
                     signal_count=sa.bindparam("b_signal_count"),
                     updated_at=sa.bindparam("b_updated_at"),
+                    reopen_count=sa.bindparam("b_reopen_count"),
+                    severity=sa.bindparam("b_severity"),
+                    owner=sa.bindparam("b_owner"),
                     version=cases.c.version + 1,
                 )
             )
@@ -207,6 +295,9 @@ class BatchUnit:
                         "b_category": c.category,
                         "b_signal_count": c.signal_count,
                         "b_updated_at": c.updated_at,
+                        "b_reopen_count": c.reopen_count,
+                        "b_severity": c.severity,
+                        "b_owner": c.owner,
                     }
                     for c in dirty
                 ],
@@ -224,6 +315,7 @@ def _insert_for(conn: Connection) -> Any:
 def load_batch_unit(conn: Connection, clock: Clock, customer_ids: list[str]) -> BatchUnit:
     loaded_customers: dict[str, Customer] = {}
     loaded_cases: dict[str, RecoveryCase] = {}
+    resolved_cases: dict[str, RecoveryCase] = {}
     for part in chunks(customer_ids):
         for row in conn.execute(sa.select(customers).where(customers.c.id.in_(part))):
             loaded_customers[row.id] = customer_from_row(row)
@@ -232,4 +324,15 @@ def load_batch_unit(conn: Connection, clock: Clock, customer_ids: list[str]) -> 
         )
         for row in conn.execute(query):
             loaded_cases[row.customer_id] = case_from_row(row)
-    return BatchUnit(clock, loaded_customers, loaded_cases)
+        # The latest resolved case of each customer: the decision stage may re-open it.
+        query = sa.select(cases).where(cases.c.customer_id.in_(part), cases.c.status == "resolved")
+        for row in conn.execute(query):
+            known = resolved_cases.get(row.customer_id)
+            if known is None or (known.id or 0) < row.id:
+                resolved_cases[row.customer_id] = case_from_row(row)
+    case_ids = [c.id for c in (*loaded_cases.values(), *resolved_cases.values()) if c.id]
+    sla_states = load_sla_states(conn, case_ids)
+    risks = load_customer_risks(conn, customer_ids)
+    return BatchUnit(
+        clock, loaded_customers, loaded_cases, resolved_cases, sla_states, customer_risks=risks
+    )

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import json
+from collections import Counter
 from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
-from winback.sim.compare import HELPDESK, drive, with_response
+from winback.sim.compare import HELPDESK, TEAM_ACTOR, drive, with_response
 from winback.sim.generator import SimConfig, Simulation
 
 FAST = replace(
@@ -74,3 +78,42 @@ def test_a_comparison_stops_when_winback_fails_on_an_event(
     config = SimConfig(industry="saas", customers=50, days=3, seed=3)
     with pytest.raises(RuntimeError, match=r"stage 'broken'.*boom"):
         drive(Simulation(config), "winback", step_minutes=60)
+
+
+def test_winback_acts_through_case_actions_and_customers_react_to_what_cases_show(
+    tmp_path: Path,
+) -> None:
+    import sqlite3
+
+    config = SimConfig(industry="telecom", customers=300, days=10, seed=5, record_truth=True)
+    sim = Simulation(config)
+    result = drive(sim, "winback", step_minutes=15, workdir=tmp_path)
+    assert result.resolved > 0
+    db = sqlite3.connect(tmp_path / "winback-sim.db")
+    rows = db.execute(
+        "SELECT c.customer_id, t.kind, t.data, t.at FROM case_timeline t "
+        "JOIN cases c ON c.id = t.case_id WHERE t.actor = ?",
+        (TEAM_ACTOR,),
+    ).fetchall()
+    db.close()
+    statuses = Counter(json.loads(data or "{}").get("status") for _, _, data, _ in rows)
+    assert statuses["resolved"] > 0
+    assert statuses["acknowledged"] > 0
+    # Every acknowledgement a simulated customer felt is an entry on their Winback case, at the
+    # same moment (a resolution acknowledges too).
+    acted = {(cid, sim.hours_at(_utc(at))) for cid, _, _, at in rows}
+    felt = [
+        (c.id, issue.acknowledged_at)
+        for c in sim.customers
+        for issue in c.history or []
+        if issue.acknowledged_at is not None
+    ]
+    assert felt
+    for cid, hours in felt:
+        assert any(c == cid and abs(h - hours) < 1e-6 for c, h in acted), (cid, hours)
+
+
+def _utc(text: str) -> datetime:
+    """A timestamp as SQLite holds it (UTC, written without an offset)."""
+    value = datetime.fromisoformat(text)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)

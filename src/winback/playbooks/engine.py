@@ -1,0 +1,112 @@
+"""Running playbooks over one event's facts: which rules match, and what they ask, merged.
+
+Pure and fast (no I/O, a handful of precompiled closures per rule): it runs inside the
+processor's decision step for every event.
+
+Merging when several rules match (in playbook order, then rule order): the case action is the
+strongest asked (``open`` > ``update`` > ``none``); the most urgent priority and the highest
+severity win; for category, SLA policy, team, agent, acknowledgement and incident the first
+rule that names one wins; remedies and handoff reasons accumulate. A ``suppress`` or a
+control-group hold-out by any matching rule means no case action at all (recorded).
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from winback.cases.rules import Decision
+from winback.playbooks.model import SEVERITIES, Facts, Outcome, PlaybookSet, RuleHit
+
+_CASE_RANK = {"none": 0, "update": 1, "open": 2}
+DEFAULT_PRIORITY = "P3"
+
+
+def control_bucket(customer_id: str, rule_id: str) -> float:
+    """A number in [0, 1) fixed for a (customer, rule): the customer's control-group draw.
+
+    Deterministic (a hash, not a random generator), so re-processing an event, a dry-run and
+    the live processor all put the same customer in the same group.
+    """
+    digest = hashlib.blake2b(f"{rule_id}\x00{customer_id}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") / 2**64
+
+
+def matching_rules(playbooks: PlaybookSet, facts: Facts) -> list[RuleHit]:
+    hits: list[RuleHit] = []
+    for book in playbooks.playbooks:
+        if not book.enabled:
+            continue
+        for rule in book.rules:
+            if not rule.when(facts):
+                continue
+            hits.append(RuleHit(book.name, book.version, rule.name, rule.then))
+            if book.mode == "first_match" or rule.then.stop:
+                break
+    return hits
+
+
+def evaluate(playbooks: PlaybookSet, facts: Facts) -> Outcome:
+    """What the playbooks ask for this event (see the module docstring for the merge)."""
+    out = Outcome(hits=matching_rules(playbooks, facts))
+    for hit in out.hits:
+        a = hit.actions
+        if a.suppress and out.suppressed_by is None:
+            out.suppressed_by = hit.rule_id
+        if a.control_share > 0 and out.held_out_by is None:
+            bucket = control_bucket(facts.event.customer_id, hit.rule_id)
+            if bucket < a.control_share:
+                out.held_out_by, out.control_bucket = hit.rule_id, bucket
+        if _CASE_RANK[a.case] > _CASE_RANK[out.case]:
+            out.case = a.case
+            out.reason = a.reason or hit.rule.replace("-", " ").replace("_", " ")
+            out.decided_by = hit.decided_by
+        if a.priority is not None and (out.priority is None or a.priority < out.priority):
+            out.priority = a.priority
+        if a.severity is not None and (
+            out.severity is None or SEVERITIES.index(a.severity) > SEVERITIES.index(out.severity)
+        ):
+            out.severity = a.severity
+        if out.category is None and a.category is not None:
+            out.category = _category(a.category, facts)
+        out.sla_policy = out.sla_policy or a.sla_policy
+        out.team = out.team or a.team
+        out.agent = out.agent or a.agent
+        out.acknowledge = out.acknowledge or a.acknowledge
+        if out.incident is None and a.incident is not None:
+            out.incident = _incident(a.incident, facts)
+        for remedy in a.remedies:
+            if remedy not in out.remedies:
+                out.remedies.append(remedy)
+        if a.handoff is not None and a.handoff not in out.handoff:
+            out.handoff.append(a.handoff)
+    if out.case != "none" and out.priority is None:
+        out.priority = DEFAULT_PRIORITY
+    return out
+
+
+def decision_for(outcome: Outcome, facts: Facts) -> Decision | None:
+    """The decision the case step acts on, or ``None`` (no case action)."""
+    if not outcome.acts:
+        return None
+    if outcome.case == "update" and facts.case is None:
+        return None
+    return Decision(
+        reason=outcome.reason or "playbook",
+        priority=outcome.priority or DEFAULT_PRIORITY,
+        category=outcome.category,
+        decided_by=outcome.decided_by or "playbook",
+    )
+
+
+def _category(spec: str, facts: Facts) -> str | None:
+    if spec == "text":
+        return None if facts.text is None else str(facts.text.category)
+    return spec
+
+
+def _incident(spec: str, facts: Facts) -> str | None:
+    if spec != "event":
+        return spec
+    data = facts.event.data
+    value = data.get("incident_id") or (data.get("attributes") or {}).get("incident_id")
+    return None if value is None else str(value)

@@ -1,0 +1,153 @@
+"""The risk stage: update the customer's feature state, re-score, flag a sharp rise.
+
+Runs after text understanding and before the decision stage (see ``pipeline/stages.py``):
+
+1. merge the event into the customer's order-free :class:`~winback.customers.features.FeatureState`
+   (using ``ctx.results["text"]`` when the text stage left one);
+2. compute the features as of the customer's latest event and score them with the active
+   scorer (a trained model, or the cold-start weights);
+3. put a :class:`~winback.risk.scoring.RiskResult` in ``ctx.results["risk"]`` and save the row;
+4. when the probability rose by at least ``jump_delta`` to at least ``jump_min``: mark
+   ``RiskResult.jumped`` (decision stages read it on the same event) and emit a ``risk.jumped``
+   effect to the outbox (key ``risk.jumped:<event id>``, so once per event).
+
+SLA breaches the customer suffered are counted in ``sla_breaches_*``
+(:func:`winback.customers.features.record_sla_breach`, idempotent per key) from two sources:
+
+- the SLA state (issue 6) of the customer's open case and of their latest resolved one, read
+  through ``unit.sla_state``: every breached clock
+  and breached measurement, keyed ``<case id>:<metric>:<cycle>``, dated at the measurement's
+  stop or, while the clock still runs, at its start (the state keeps no breach time). Breaches
+  fire on the timer service, outside the processor, so they are picked up with the customer's
+  next event;
+- the hook for any other source: a stage before this one may put
+  ``ctx.results["sla_breaches"]`` — an iterable of ``(key, at)`` pairs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+
+from winback.customers.features import (
+    FeatureState,
+    Profile,
+    apply_to_state,
+    as_datetime,
+    compute_features,
+    is_churned,
+    record_sla_breach,
+)
+from winback.pipeline.stage import EventContext, Unit
+from winback.risk.coldstart import ColdStartScorer
+from winback.risk.scoring import (
+    DEFAULT_JUMP_DELTA,
+    DEFAULT_JUMP_MIN,
+    CustomerRisk,
+    Reason,
+    RiskResult,
+    RiskScore,
+    Scorer,
+)
+
+JUMP_TOPIC = "risk.jumped"
+
+
+class RiskStage:
+    name = "risk"
+
+    def __init__(
+        self,
+        scorer: Scorer | None = None,
+        *,
+        jump_delta: float = DEFAULT_JUMP_DELTA,
+        jump_min: float = DEFAULT_JUMP_MIN,
+    ) -> None:
+        self.scorer: Scorer = scorer or ColdStartScorer()
+        self.jump_delta = jump_delta
+        self.jump_min = jump_min
+
+    def process(self, ctx: EventContext, unit: Unit) -> None:
+        event = ctx.event
+        current = unit.customer_risk(event.customer_id)
+        state = current.state if current is not None else FeatureState()
+        apply_to_state(state, event, ctx.results.get("text"))
+        for key, at in ctx.results.get("sla_breaches", ()) or ():
+            record_sla_breach(state, str(key), at)
+        for case in (unit.open_case(event.customer_id), unit.resolved_case(event.customer_id)):
+            if case is not None and case.id is not None:
+                for key, at in sla_breaches(case.id, unit.sla_state(case)):
+                    record_sla_breach(state, key, at)
+        customer = ctx.customer or unit.customer(event.customer_id)
+        features = compute_features(state, Profile.of(customer))
+        inputs: dict[str, Any] = {**(customer.attributes if customer else {}), **features}
+        score = self._score(state, inputs)
+        previous = current.probability if current is not None and current.model_version else None
+        jumped = (
+            previous is not None
+            and score.probability - previous >= self.jump_delta
+            and score.probability >= self.jump_min
+        )
+        now = unit.clock.now()
+        reasons = [r.as_dict() for r in score.reasons]
+        risk = CustomerRisk(
+            customer_id=event.customer_id,
+            state=state,
+            probability=score.probability,
+            reasons=reasons,
+            features=features,
+            model_version=score.model_version,
+            horizon_days=score.horizon_days,
+            as_of=as_datetime(state.max_ts) if state.max_ts is not None else event.occurred_at,
+            updated_at=now,
+            jumped_at=now if jumped else (current.jumped_at if current is not None else None),
+        )
+        unit.save_customer_risk(risk)
+        ctx.results["risk"] = RiskResult(
+            probability=score.probability,
+            reasons=tuple(r.text for r in score.reasons),
+            model_version=score.model_version,
+            horizon_days=score.horizon_days,
+            previous=previous,
+            jumped=jumped,
+            features=features,
+        )
+        if jumped:
+            unit.emit(
+                JUMP_TOPIC,
+                f"{JUMP_TOPIC}:{event.event_id}",
+                {
+                    "customer_id": event.customer_id,
+                    "event_id": event.event_id,
+                    "at": now.isoformat(),
+                    "probability": score.probability,
+                    "previous": previous,
+                    "reasons": [r.text for r in score.reasons],
+                    "model_version": score.model_version,
+                },
+            )
+
+    def _score(self, state: FeatureState, inputs: dict[str, Any]) -> RiskScore:
+        if is_churned(state):
+            return RiskScore(
+                1.0,
+                (Reason("cancelled", "cancelled their subscription", 1.0),),
+                self.scorer.version,
+                self.scorer.horizon_days,
+            )
+        return self.scorer.score(inputs)
+
+
+def sla_breaches(case_id: int, sla: Any) -> Iterator[tuple[str, datetime]]:
+    """The breaches in a case's SLA state (``winback.sla.tracking.SlaState``), keyed
+    ``<case id>:<metric>:<cycle>``: finished measurements that breached (at their stop) and
+    running clocks already marked breached (at their start)."""
+    if sla is None:
+        return
+    for m in getattr(sla, "history", ()):
+        if m.breached:
+            yield f"{case_id}:{m.metric}:{m.generation}", m.stopped_at
+    for run in getattr(sla, "clocks", {}).values():
+        if run.breached:
+            yield f"{case_id}:{run.metric}:{run.generation}", run.started_at

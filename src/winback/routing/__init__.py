@@ -1,0 +1,1 @@
+"""Routing: which agent gets a case, and in what order waiting cases are served (issue 7)."""

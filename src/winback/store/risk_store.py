@@ -1,0 +1,124 @@
+"""Reading and writing ``customer_risk`` rows for the processor's unit of work (issue 5)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
+
+from winback.customers.features import FeatureState
+from winback.events.model import Event
+from winback.risk.scoring import CustomerRisk
+from winback.store.eventlog import chunks, to_event
+from winback.store.tables import customer_risk, customers, events
+
+
+def risk_from_row(row: Any) -> CustomerRisk:
+    return CustomerRisk(
+        customer_id=row.customer_id,
+        state=FeatureState.from_json(row.state),
+        probability=float(row.probability),
+        reasons=list(row.reasons or []),
+        features=dict(row.features or {}),
+        model_version=row.model_version,
+        horizon_days=int(row.horizon_days),
+        as_of=row.as_of,
+        updated_at=row.updated_at,
+        jumped_at=row.jumped_at,
+    )
+
+
+def load_customer_risks(conn: Connection, customer_ids: list[str]) -> dict[str, CustomerRisk]:
+    out: dict[str, CustomerRisk] = {}
+    for part in chunks(customer_ids):
+        query = sa.select(customer_risk).where(customer_risk.c.customer_id.in_(part))
+        for row in conn.execute(query):
+            out[row.customer_id] = risk_from_row(row)
+    return out
+
+
+def write_customer_risks(conn: Connection, risks: Iterable[CustomerRisk]) -> None:
+    rows = [
+        {
+            "customer_id": r.customer_id,
+            "probability": r.probability,
+            "reasons": r.reasons,
+            "features": r.features,
+            "state": r.state.to_json(),
+            "model_version": r.model_version,
+            "horizon_days": r.horizon_days,
+            "as_of": r.as_of,
+            "updated_at": r.updated_at,
+            "jumped_at": r.jumped_at,
+        }
+        for r in risks
+    ]
+    if not rows:
+        return
+    insert = (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(
+        customer_risk
+    )
+    update = {col: insert.excluded[col] for col in rows[0] if col != "customer_id"}
+    conn.execute(insert.on_conflict_do_update(index_elements=["customer_id"], set_=update), rows)
+
+
+def iter_events_by_time(conn: Connection, batch: int = 5000) -> Iterator[Event]:
+    """Every logged event in the order it occurred (ties by log sequence), streamed."""
+    query = sa.select(events).order_by(events.c.occurred_at, events.c.seq)
+    result = conn.execution_options(yield_per=batch).execute(query)
+    for row in result:
+        yield to_event(row)
+
+
+def first_cancellations(conn: Connection) -> dict[str, datetime]:
+    """Each customer's first ``subscription.cancelled`` time."""
+    query = (
+        sa.select(events.c.customer_id, sa.func.min(events.c.occurred_at).label("at"))
+        .where(events.c.type == "subscription.cancelled")
+        .group_by(events.c.customer_id)
+    )
+    out: dict[str, datetime] = {}
+    for row in conn.execute(query):
+        at = row.at
+        if isinstance(at, str):  # SQLite returns min() of a datetime column as text
+            at = datetime.fromisoformat(at)
+        out[row.customer_id] = at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+    return out
+
+
+def list_by_risk(
+    conn: Connection, *, limit: int, min_probability: float | None = None
+) -> list[dict[str, Any]]:
+    """Customers ordered by churn risk, highest first, with their profile's name and plan."""
+    query = (
+        sa.select(
+            customer_risk.c.customer_id,
+            customer_risk.c.probability,
+            customer_risk.c.reasons,
+            customer_risk.c.model_version,
+            customer_risk.c.horizon_days,
+            customer_risk.c.as_of,
+            customer_risk.c.updated_at,
+            customers.c.name,
+            customers.c.plan,
+            customers.c.value,
+            customers.c.segment,
+        )
+        .join(customers, customers.c.id == customer_risk.c.customer_id)
+        .order_by(customer_risk.c.probability.desc(), customer_risk.c.customer_id)
+        .limit(limit)
+    )
+    if min_probability is not None:
+        query = query.where(customer_risk.c.probability >= min_probability)
+    return [dict(row._mapping) for row in conn.execute(query)]
+
+
+def get_customer_risk(conn: Connection, customer_id: str) -> CustomerRisk | None:
+    row = conn.execute(
+        sa.select(customer_risk).where(customer_risk.c.customer_id == customer_id)
+    ).first()
+    return None if row is None else risk_from_row(row)

@@ -1,0 +1,159 @@
+"""The default sentiment model: a service-language lexicon with rules, in plain Python.
+
+How a text is scored (:meth:`LexiconSentiment.score`):
+
+1. normalise (lower case, URLs and @handles dropped), then match the multi-word phrases
+   ("thanks for nothing", "still waiting", "third time") and take them out of the text so their
+   words are not counted twice;
+2. add up word valences, flipping and damping a word after a negator ("not happy"), halving
+   what comes before a "but" and raising what comes after it;
+3. keep three piles apart: complaint (everything negative), praise that reads as sarcasm next to
+   a complaint ("great", "love", "fantastic"), and politeness ("thanks", "please"). When the
+   message complains, praise and politeness are discounted: "thanks for nothing", "please help"
+   and "great job, still waiting" are complaints;
+4. squash the total into [-1, 1] and cut it into negative / neutral / positive.
+
+The weights live in a versioned JSON artifact built by :mod:`winback.text.build`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from winback.text.tokens import normalise, tokens
+
+DEFAULT_ARTIFACT = Path(__file__).with_name("data") / "sentiment-default.json"
+LABELS = ("negative", "neutral", "positive")
+
+# Phrase-level politeness: discounted in a complaint like the polite words.
+_POLITE_PHRASES = frozenset(
+    {"thanks in advance", "thank you for your help", "thanks for your help", "thanks for the help"}
+)
+
+
+class ModelError(RuntimeError):
+    """A sentiment artifact that cannot be used as it is."""
+
+
+def _full_lexicon(artifact: dict[str, Any]) -> dict[str, float]:
+    """The artifact's own words, on top of the general lexicon it names (read from its package)."""
+    own = {w: float(v) for w, v in artifact["lexicon"].items()}
+    source = artifact.get("general_lexicon")
+    if source is None:
+        return own
+    from winback.text.build import lexicon_hash, merged_lexicon, read_vader_lexicon
+
+    if source.get("package") != "vaderSentiment":
+        raise ModelError(f"unknown general lexicon package {source.get('package')!r}")
+    try:
+        general = read_vader_lexicon()
+    except ModuleNotFoundError as exc:
+        raise ModelError(
+            "the default text model needs the vaderSentiment package (pip install vaderSentiment)"
+        ) from exc
+    if lexicon_hash(general) != source["sha256"]:
+        raise ModelError(
+            "the installed vaderSentiment word list differs from the one model "
+            f"{artifact['version']} was built with (sha256 {source['sha256'][:12]}…); "
+            "install vaderSentiment==3.3.2"
+        )
+    return merged_lexicon(general, own)
+
+
+@dataclass(frozen=True)
+class SentimentResult:
+    label: str
+    score: float
+    complaint: float
+    praise: float
+
+
+class LexiconSentiment:
+    """Scores text with a lexicon artifact; thread-safe and stateless after construction."""
+
+    def __init__(self, artifact: dict[str, Any]) -> None:
+        self.version: str = artifact["version"]
+        self.params: dict[str, float] = dict(artifact["params"])
+        self._lexicon: dict[str, float] = _full_lexicon(artifact)
+        self._phrases: dict[str, float] = dict(artifact["phrases"])
+        self._polite = frozenset(artifact["polite"])
+        self._sarcasm = frozenset(artifact["sarcasm_prone"])
+        self._negators = frozenset(artifact["negators"])
+        ordered = sorted(self._phrases, key=len, reverse=True)
+        self._phrase_re = re.compile(
+            r"(?<![a-z0-9'])(" + "|".join(re.escape(p) for p in ordered) + r")(?![a-z0-9'])"
+        )
+
+    @classmethod
+    def load(cls, path: Path | str = DEFAULT_ARTIFACT) -> LexiconSentiment:
+        return cls(json.loads(Path(path).read_text(encoding="utf-8")))
+
+    def score(self, text: str, norm: str | None = None) -> SentimentResult:
+        p = self.params
+        norm = normalise(text) if norm is None else norm
+        complaint = praise = polite = positive = 0.0
+        found: list[float] = []
+        polite_found: list[float] = []
+
+        def take(match: re.Match[str]) -> str:
+            phrase = match.group(1)
+            (polite_found if phrase in _POLITE_PHRASES else found).append(self._phrases[phrase])
+            return " , "
+
+        rest = self._phrase_re.sub(take, norm)
+        for w in found:
+            if w < 0:
+                complaint += w
+            else:
+                positive += w
+        polite += sum(polite_found)
+
+        toks = tokens(rest)
+        but = max((i for i, t in enumerate(toks) if t == "but"), default=-1)
+        lexicon, negators = self._lexicon, self._negators
+        exclaims = 0
+        for i, tok in enumerate(toks):
+            if tok == "!":
+                exclaims += 1
+                continue
+            v = lexicon.get(tok)
+            if v is None:
+                continue
+            if i and (
+                toks[i - 1] in negators
+                or (i > 1 and toks[i - 2] in negators)
+                or (i > 2 and toks[i - 3] in negators)
+            ):
+                v *= p["negation_factor"]
+            if but >= 0:
+                v *= p["but_before"] if i < but else p["but_after"] if i > but else 1.0
+            if v < 0:
+                complaint += v
+            elif tok in self._polite:
+                polite += v
+            elif tok in self._sarcasm:
+                praise += v
+            else:
+                positive += v
+        if complaint < -1.0:
+            discount = p["praise_discount_in_complaint"]
+            praise *= discount
+            polite *= discount
+        total = complaint + praise + polite + positive
+        if exclaims:
+            total *= 1.0 + p["exclaim_boost"] * min(exclaims, 3)
+        if "?" in toks and total > 0:
+            total *= p["question_neutral_pull"]
+        score = total / math.sqrt(total * total + p["normaliser"])
+        if score < p["negative_below"]:
+            label = "negative"
+        elif score > p["positive_above"]:
+            label = "positive"
+        else:
+            label = "neutral"
+        return SentimentResult(label, round(score, 4), round(complaint, 4), round(praise, 4))

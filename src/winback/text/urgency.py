@@ -1,0 +1,198 @@
+"""Urgency cues: intent to cancel or switch, legal or regulator threats, repeated contact,
+a vulnerable customer. Hand-written patterns on normalised (lower-case) text."""
+
+from __future__ import annotations
+
+import re
+
+_B = r"(?<![a-z0-9])"
+_E = r"(?![a-z0-9])"
+
+
+def _any(*patterns: str) -> re.Pattern[str]:
+    return re.compile("|".join(_B + p + _E for p in patterns))
+
+
+CUES: dict[str, re.Pattern[str]] = {
+    "cancel_intent": _any(
+        r"cancel(?:l?ing)? (?:my|the|our|this) "
+        r"(?:account|subscription|contract|plan|service|membership|policy)",
+        r"(?:i'm|im|i am|we're|we are) (?:cancell?ing|leaving|switching|done with you)",
+        r"i'?ll be (?:cancell?ing|leaving|switching)",
+        r"(?:want|going|about|planning|thinking about|considering) to "
+        r"(?:cancel|leave|switch|close)",
+        r"thinking (?:about|of) (?:cancell?ing|leaving|switching)",
+        r"switch(?:ing)? (?:to|providers?|banks?|carriers?)",
+        r"moving to (?:another|a different|your competitor|a competitor)",
+        r"close my account",
+        r"cancel everything",
+        r"cancel(?:l?ing)? (?:it|now)",
+        r"take my business elsewhere",
+        r"never (?:fly|flying|use|using|buy|buying|order|ordering|book|booking) "
+        r"(?:with |from )?(?:you|again)",
+        r"or i'?m leaving",
+        r"last straw",
+        r"find another (?:provider|company|bank|airline|supplier)",
+    ),
+    "legal_threat": _any(
+        r"lawyers?",
+        r"attorneys?",
+        r"solicitors?",
+        r"sue",
+        r"suing",
+        r"lawsuit",
+        r"legal action",
+        r"take (?:you|this) to court",
+        r"small claims",
+        r"ombudsman",
+        r"regulator",
+        r"trading standards",
+        r"consumer protection",
+        r"(?:fca|ofcom|ofgem|fcc|ftc|cfpb|dot|bbb)",
+        r"better business bureau",
+        r"report(?:ing)? (?:you|this) to",
+        r"chargeback",
+    ),
+    "repeat_contact": _any(
+        r"(?:second|third|fourth|fifth|2nd|3rd|4th|5th|\d+(?:st|nd|rd|th)) time",
+        r"(?:called|emailed|written|wrote|contacted|messaged|asked|chased) (?:you )?(?:\w+ )?"
+        r"(?:times|again|twice|repeatedly|several times|multiple times)",
+        r"(?:twice|three times|several times|multiple times|many times|countless times) "
+        r"(?:already|now|before)",
+        r"following up(?: again)?",
+        r"still (?:no|waiting|nothing|haven't|hasn't|not)",
+        r"already (?:explained|told|called|asked|reported|sent)",
+        r"again and again",
+        r"keep (?:calling|asking|chasing|emailing)",
+        r"nobody (?:got|gets|has got|has gotten) back",
+        r"any update",
+        r"asked (?:you )?before",
+    ),
+    "vulnerable": _any(
+        r"disabled",
+        r"disability",
+        r"wheelchair",
+        r"blind",
+        r"deaf",
+        r"elderly",
+        r"(?:i'm|im|i am|she's|he's|my \w+ is) (?:\d{2} years old|pregnant|in hospital|"
+        r"terminally ill|ill|sick|disabled|vulnerable|on benefits|unemployed)",
+        r"pensioner",
+        r"bereave\w*",
+        r"passed away",
+        r"funeral",
+        r"cancer",
+        r"chemo\w*",
+        r"dementia",
+        r"carer",
+        r"medical (?:condition|equipment|emergency)",
+        r"oxygen",
+        r"dialysis",
+        r"can't afford",
+        r"cannot afford",
+        r"food bank",
+        r"debt",
+        r"suicid\w*",
+        r"desperate",
+        r"no heating",
+        r"newborn",
+    ),
+}
+
+
+# Cheap substring pre-checks: a cue's patterns can only match when one of these occurs, so
+# most texts never reach the regular expressions (the stage must stay far above 5,000 texts/s).
+TRIGGERS: dict[str, tuple[str, ...]] = {
+    "cancel_intent": (
+        "cancel",
+        "leav",
+        "switch",
+        "moving to",
+        "close my",
+        "elsewhere",
+        "never",
+        "straw",
+        "find another",
+        "done with",
+    ),
+    "legal_threat": (
+        "lawyer",
+        "attorney",
+        "solicitor",
+        "sue",
+        "suing",
+        "lawsuit",
+        "legal",
+        "court",
+        "claims",
+        "ombudsman",
+        "regulator",
+        "standards",
+        "protection",
+        "fca",
+        "ofcom",
+        "ofgem",
+        "fcc",
+        "ftc",
+        "cfpb",
+        "dot",
+        "bbb",
+        "bureau",
+        "report",
+        "chargeback",
+    ),
+    "repeat_contact": (
+        "time",
+        "again",
+        "twice",
+        "follow",
+        "still",
+        "already",
+        "keep ",
+        "back",
+        "update",
+        "before",
+    ),
+    "vulnerable": (
+        "disab",
+        "wheelchair",
+        "blind",
+        "deaf",
+        "elderly",
+        "old",
+        "pregnant",
+        "hospital",
+        "ill",
+        "sick",
+        "vulnerable",
+        "benefits",
+        "unemployed",
+        "pensioner",
+        "bereave",
+        "passed away",
+        "funeral",
+        "cancer",
+        "chemo",
+        "dementia",
+        "carer",
+        "medical",
+        "oxygen",
+        "dialysis",
+        "afford",
+        "food bank",
+        "debt",
+        "suicid",
+        "desperate",
+        "heating",
+        "newborn",
+    ),
+}
+
+
+def urgency_cues(norm: str) -> tuple[str, ...]:
+    """The cues present in normalised text, in a fixed order."""
+    return tuple(
+        name
+        for name, pattern in CUES.items()
+        if any(t in norm for t in TRIGGERS[name]) and pattern.search(norm)
+    )
