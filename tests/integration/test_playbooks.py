@@ -130,6 +130,16 @@ rules:
     for case in found.values():
         assert (case.owner, case.priority, case.severity) == ("ana", "P2", "medium")
         assert case.decided_by == "playbook:custom@4/complaints"
+    with sqlite_engine.connect() as conn:
+        assigned = conn.execute(
+            sa.select(case_timeline.c.case_id, case_timeline.c.data).where(
+                case_timeline.c.kind == "case.assigned"
+            )
+        ).all()
+    # Every assignment is on the timeline, once per case.
+    assert len(assigned) == len(found)
+    assert len({a.case_id for a in assigned}) == len(found)
+    assert all(a.data["owner"] == "ana" for a in assigned)
 
 
 def snapshot(engine: Engine) -> dict[str, list[tuple[Any, ...]]]:

@@ -15,8 +15,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from winback.cases.model import TimelineEntry
 from winback.pipeline.stage import EventContext, Stage, Unit
-from winback.pipeline.stages import DecisionStage
+from winback.pipeline.stages import PROCESSOR_ACTOR, DecisionStage
 from winback.playbooks.engine import decision_for, evaluate
 from winback.playbooks.model import SEVERITIES, Facts, Outcome, PlaybookSet
 
@@ -81,11 +82,24 @@ class PlaybookActionsStage:
         ):
             case.severity = outcome.severity
             changed = True
-        if outcome.agent is not None and case.owner is None:
+        assigned = outcome.agent is not None and case.owner is None
+        if assigned:
             case.owner = outcome.agent
             changed = True
         if changed:
             unit.save_case(case)
+        if assigned:
+            # Every assignment is a timeline entry, whoever makes it (issue 6).
+            unit.append_timeline(
+                case,
+                TimelineEntry(
+                    kind="case.assigned",
+                    at=now,
+                    actor=PROCESSOR_ACTOR,
+                    summary=f"Owner nobody → {outcome.agent} (playbook)",
+                    data={"previous_owner": None, "owner": outcome.agent, "reason": "playbook"},
+                ),
+            )
         # The timeline stage puts this under "playbook" in the case.opened/attached/reopened
         # entry (and its outbox effect): one entry per event, the rules' choices in it.
         ctx.results[DETAILS_KEY] = outcome.summary()
