@@ -35,11 +35,12 @@ from winback.store.case_commands import (
     case_doc,
     enqueue,
     lock_cases,
+    remember,
+    replay,
     save_case,
 )
 from winback.store.engine import write_connection
 from winback.store.tables import (
-    case_actions,
     case_timeline,
     cases,
     customer_risk,
@@ -213,19 +214,9 @@ def perform_remedy_action(
         case = lock_cases(conn, [case_id]).get(case_id)
         if case is None:
             raise CaseNotFound(case_id)
-        if idempotency_key is not None:
-            seen = conn.execute(
-                sa.select(case_actions).where(
-                    case_actions.c.case_id == case_id,
-                    case_actions.c.idempotency_key == idempotency_key,
-                )
-            ).first()
-            if seen is not None:
-                if seen.request_hash != request_hash:
-                    raise ActionConflict(
-                        f"idempotency key {idempotency_key!r} was used for a different request"
-                    )
-                return ActionResult(seen.response["case"], seen.response["entries"], True)
+        replayed = replay(conn, case_id, idempotency_key, request_hash)
+        if replayed is not None:
+            return replayed
         now, read_version = clock.now(), case.version
         role = str(params.get("role") or "agent")
         if action == "apply_remedy":
@@ -241,16 +232,7 @@ def perform_remedy_action(
             for e in entries
         ]
         result = ActionResult(case_doc(case), docs)
-        if idempotency_key is not None:
-            conn.execute(
-                case_actions.insert().values(
-                    case_id=case_id,
-                    idempotency_key=idempotency_key,
-                    request_hash=request_hash,
-                    response={"case": result.case, "entries": result.entries},
-                    created_at=now,
-                )
-            )
+        remember(conn, case_id, idempotency_key, request_hash, result, now)
         return result
 
 

@@ -17,12 +17,14 @@ problem is acknowledged and resolved (and whether a remedy came with it) move th
 satisfaction, which moves their churn hazard. No policy carries an effect size of its own.
 Under ``winback`` the team's acknowledgements and resolutions are Winback case actions, and the
 simulated customers react to what the cases' timelines then show (``WinbackFeed.act`` and
-``WinbackFeed.read_back``); remedies are still the team's own until Winback applies them.
+``WinbackFeed.read_back``); before resolving, the agent applies Winback's top recommended
+remedy that the compensation policy lets an agent grant.
 """
 
 from __future__ import annotations
 
 import heapq
+import itertools
 import math
 import random
 import shutil
@@ -83,7 +85,7 @@ WINBACK_TEAM = TeamSpec(
     first_response_minutes=10.0,
     first_response_sigma=0.6,
     by_priority=True,
-    remedy_share=0.5,
+    remedy_share=0.0,  # remedies: Winback's recommendation and policy decide (WinbackFeed)
 )
 TEAMS: dict[str, TeamSpec | None] = {"none": None, "helpdesk": HELPDESK, "winback": WINBACK_TEAM}
 
@@ -193,9 +195,11 @@ class WinbackFeed:
         prepare_database(self.settings, self.container.engine)
         self.processor = build_processor(self.settings, self.container.engine, self.clock)
         from winback.bootstrap import load_sla
+        from winback.remedies.config import load_catalogue
         from winback.sla.engine import SlaEngine
 
         self.sla = SlaEngine(load_sla(self.settings))
+        self.catalogue = load_catalogue(self.settings.config_dir)
         self._watermark = start - timedelta(seconds=1)
         self._seen: set[str] = set()
         self._case_of: dict[str, int] = {}  # customer -> their latest case
@@ -267,6 +271,8 @@ class WinbackFeed:
                 ("resolve", {"outcome": "fixed", "root_cause": "service failure"}),
             ]
         for name, params in steps:
+            if name == "resolve":
+                self._remedy(case_id, at)
             try:
                 perform_action(
                     self.container.engine, self.clock, self.sla, case_id, name, TEAM_ACTOR, params
@@ -279,9 +285,39 @@ class WinbackFeed:
             if action == "ack":
                 break  # acknowledged: no reply needed as well
 
-    def read_back(self) -> Iterator[tuple[str, str, datetime]]:
-        """(customer, "ack" | "resolve", when) for what the cases acted on now show, read from
-        the case timeline the way ``GET /v1/cases/{id}`` serves it."""
+    def _remedy(self, case_id: int, at: datetime) -> None:
+        """Before resolving, the agent applies Winback's top recommended remedy that an agent
+        may grant without approval (``GET /v1/cases/{id}/recommendations``, then
+        ``apply_remedy``); Winback's compensation policy decides what is allowed."""
+        from winback.cases.lifecycle import ActionError
+        from winback.remedies.service import perform_remedy_action, recommendations
+        from winback.store.case_commands import ActionConflict
+
+        with self.container.engine.connect() as conn:
+            ranked = recommendations(conn, self.catalogue, case_id, at, role="agent")
+        choice = next(
+            (r for r in ranked["recommendations"] if r["needs_approval_by"] is None), None
+        )
+        if choice is None:
+            return
+        params = {"remedy": choice["remedy"], "amount": choice["amount"], "role": "agent"}
+        try:
+            perform_remedy_action(
+                self.container.engine,
+                self.clock,
+                self.catalogue,
+                case_id,
+                "apply_remedy",
+                TEAM_ACTOR,
+                params,
+                f"sim:{case_id}:{at.isoformat()}",
+            )
+        except (ActionError, ActionConflict):
+            self.actions_refused += 1
+
+    def read_back(self) -> Iterator[tuple[str, str, datetime, float]]:
+        """(customer, "ack" | "resolve", when, remedy amount) for what the cases acted on now
+        show, read from the case timeline the way ``GET /v1/cases/{id}`` serves it."""
         from winback.store import queries
 
         acted, self._acted = self._acted, set()
@@ -291,6 +327,7 @@ class WinbackFeed:
                 if case is None:
                     continue
                 upto = self._read_upto.get(case_id, 0)
+                remedy = 0.0
                 for entry in case["timeline"]:
                     if entry["id"] <= upto:
                         continue
@@ -298,10 +335,13 @@ class WinbackFeed:
                     data = entry.get("data") or {}
                     if entry["actor"] != TEAM_ACTOR:
                         continue
-                    if entry["kind"] == "case.reply" or data.get("status") == "acknowledged":
-                        yield case["customer_id"], "ack", entry["at"]
+                    if entry["kind"] == "remedy.applied":
+                        remedy += float(data.get("amount") or 0.0)
+                    elif entry["kind"] == "case.reply" or data.get("status") == "acknowledged":
+                        yield case["customer_id"], "ack", entry["at"], 0.0
                     elif data.get("status") == "resolved":
-                        yield case["customer_id"], "resolve", entry["at"]
+                        yield case["customer_id"], "resolve", entry["at"], remedy
+                        remedy = 0.0
                 self._read_upto[case_id] = upto
 
     def close(self) -> None:
@@ -359,7 +399,7 @@ def drive(
     t = 0.0
     pending: list[dict[str, Any]] = []  # routine events not yet handed to Winback
     due: list[tuple[float, int, Action]] = []  # the team's next actions on Winback's cases
-    remedies: dict[str, float] = {}  # customer -> remedy promised with the next resolution
+    order = itertools.count()
     try:
         while t < sim.horizon:
             nxt = min(sim.horizon, t + step)
@@ -369,10 +409,8 @@ def drive(
                 while due and due[0][0] <= nxt:
                     _, _, a = heapq.heappop(due)
                     feed.act(a.customer_id, a.action, sim.time_of(a.at))
-                for customer_id, action, at in feed.read_back():
-                    hours = max(sim.now, sim.hours_at(at))
-                    remedy = remedies.pop(customer_id, 0.0) if action == "resolve" else 0.0
-                    sim.respond(customer_id, action, hours, remedy)
+                for customer_id, action, at, remedy in feed.read_back():
+                    sim.respond(customer_id, action, max(sim.now, sim.hours_at(at)), remedy)
             t = nxt
             events = sim.advance(t)
             if sink is not None and events:
@@ -392,10 +430,8 @@ def drive(
                 for a in responder.work(t, step, sim.horizon):
                     if feed is None:
                         sim.respond(a.customer_id, a.action, a.at, a.remedy)
-                        continue
-                    if a.action == "resolve" and a.remedy > 0.0:
-                        remedies[a.customer_id] = a.remedy
-                    heapq.heappush(due, (a.at, len(due) + int(t * 1e6), a))
+                    else:
+                        heapq.heappush(due, (a.at, next(order), a))
             if on_progress is not None:
                 on_progress(t)
     finally:

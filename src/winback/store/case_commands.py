@@ -156,22 +156,7 @@ def enqueue_many(
 
 
 def append_entries(conn: Connection, case_id: int, entries: Sequence[TimelineEntry]) -> None:
-    if entries:
-        conn.execute(
-            case_timeline.insert(),
-            [
-                {
-                    "case_id": case_id,
-                    "at": e.at,
-                    "kind": e.kind,
-                    "actor": e.actor,
-                    "summary": e.summary,
-                    "data": e.data,
-                    "event_seq": None,
-                }
-                for e in entries
-            ],
-        )
+    append_timeline(conn, [(case_id, e) for e in entries])
 
 
 def enqueue(conn: Connection, topic: str, key: str, payload: dict[str, Any], now: datetime) -> None:
@@ -231,19 +216,9 @@ def perform_action(
         case = lock_cases(conn, [case_id]).get(case_id)
         if case is None:
             raise CaseNotFound(case_id)
-        if idempotency_key is not None:
-            seen = conn.execute(
-                sa.select(case_actions).where(
-                    case_actions.c.case_id == case_id,
-                    case_actions.c.idempotency_key == idempotency_key,
-                )
-            ).first()
-            if seen is not None:
-                if seen.request_hash != request_hash:
-                    raise ActionConflict(
-                        f"idempotency key {idempotency_key!r} was used for a different request"
-                    )
-                return ActionResult(seen.response["case"], seen.response["entries"], True)
+        replayed = replay(conn, case_id, idempotency_key, request_hash)
+        if replayed is not None:
+            return replayed
         read_version, now = case.version, clock.now()
         outcome = apply_action(case, action, actor, params, now)
         if outcome.changed:
@@ -273,17 +248,51 @@ def perform_action(
                     payload = {"customer_id": case.customer_id, **_entry_doc(entry)}
                     enqueue(conn, entry.kind, key, {"case_id": case_id, **payload}, now)
         result = ActionResult(case_doc(case), [_entry_doc(e) for e in outcome.entries])
-        if idempotency_key is not None:
-            conn.execute(
-                case_actions.insert().values(
-                    case_id=case_id,
-                    idempotency_key=idempotency_key,
-                    request_hash=request_hash,
-                    response={"case": result.case, "entries": result.entries},
-                    created_at=now,
-                )
-            )
+        remember(conn, case_id, idempotency_key, request_hash, result, now)
         return result
+
+
+def replay(
+    conn: Connection, case_id: int, idempotency_key: str | None, request_hash: str
+) -> ActionResult | None:
+    """The first answer to this keyed request, or None; raises :class:`ActionConflict` when the
+    key was used for a different request. Call with the case locked."""
+    if idempotency_key is None:
+        return None
+    seen = conn.execute(
+        sa.select(case_actions).where(
+            case_actions.c.case_id == case_id,
+            case_actions.c.idempotency_key == idempotency_key,
+        )
+    ).first()
+    if seen is None:
+        return None
+    if seen.request_hash != request_hash:
+        raise ActionConflict(
+            f"idempotency key {idempotency_key!r} was used for a different request"
+        )
+    return ActionResult(seen.response["case"], seen.response["entries"], True)
+
+
+def remember(
+    conn: Connection,
+    case_id: int,
+    idempotency_key: str | None,
+    request_hash: str,
+    result: ActionResult,
+    now: datetime,
+) -> None:
+    """Keep a keyed request's answer, so a retry gets it again (see :func:`replay`)."""
+    if idempotency_key is not None:
+        conn.execute(
+            case_actions.insert().values(
+                case_id=case_id,
+                idempotency_key=idempotency_key,
+                request_hash=request_hash,
+                response={"case": result.case, "entries": result.entries},
+                created_at=now,
+            )
+        )
 
 
 def _track_sla(

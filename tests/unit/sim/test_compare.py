@@ -90,12 +90,20 @@ def test_winback_acts_through_case_actions_and_customers_react_to_what_cases_sho
     result = drive(sim, "winback", step_minutes=15, workdir=tmp_path)
     assert result.resolved > 0
     db = sqlite3.connect(tmp_path / "winback-sim.db")
+    granted = db.execute(
+        "SELECT COUNT(*), COALESCE(SUM(amount), 0) FROM remedy_grants "
+        "WHERE requested_by = ? AND status = 'applied'",
+        (TEAM_ACTOR,),
+    ).fetchone()
     rows = db.execute(
         "SELECT c.customer_id, t.kind, t.data, t.at FROM case_timeline t "
         "JOIN cases c ON c.id = t.case_id WHERE t.actor = ?",
         (TEAM_ACTOR,),
     ).fetchall()
     db.close()
+    # Remedies are Winback's: what its compensation policy applied is what customers received.
+    assert granted[0] > 0
+    assert result.remedy_cost == pytest.approx(granted[1], abs=0.01)
     statuses = Counter(json.loads(data or "{}").get("status") for _, _, data, _ in rows)
     assert statuses["resolved"] > 0
     assert statuses["acknowledged"] > 0
