@@ -375,6 +375,28 @@ def test_a_stage_failure_is_recorded_and_the_rest_of_the_batch_is_processed(
     assert failure.failed_at == frozen_clock.now()
 
 
+class QuotesText:
+    """A careless stage whose error message quotes raw personal data."""
+
+    name = "quoting"
+
+    def process(self, ctx: EventContext, unit: Unit) -> None:
+        if ctx.event.event_id == "a-2":
+            raise ValueError("cannot parse 'mail jane.doe@example.com or 4111 1111 1111 1111'")
+
+
+def test_a_recorded_failure_keeps_no_raw_personal_data(
+    engine: Engine, frozen_clock: FrozenClock
+) -> None:
+    log_story(engine)
+    processor(engine, frozen_clock, [*default_stages(), QuotesText()]).run_until_idle()
+    [failure] = rows(engine, sa.select(event_failures))
+    assert "jane.doe@example.com" not in failure.error
+    assert "4111" not in failure.error
+    assert "[EMAIL]" in failure.error
+    assert "[CARD]" in failure.error
+
+
 def test_a_failed_event_is_not_retried_on_the_next_run(
     engine: Engine, frozen_clock: FrozenClock
 ) -> None:

@@ -37,6 +37,7 @@ from winback.store.engine import write_connection
 from winback.store.eventlog import last_seq, read_after
 from winback.store.tables import event_failures, processor_cursors
 from winback.store.uow import StaleState, load_batch_unit
+from winback.text.pii import redact
 
 log = logging.getLogger(__name__)
 
@@ -148,7 +149,8 @@ class Processor:
                     event_seq=failure.event.seq,
                     processor=self._name,
                     stage=failure.stage,
-                    error=failure.error[:4000],
+                    # An error message may quote the event's text: store it redacted, like logs.
+                    error=redact(failure.error).text[:4000],
                     failed_at=self._clock.now(),
                 )
             )

@@ -47,6 +47,7 @@ class PastOutcome:
     category: str | None
     segment: str | None
     recovered: bool
+    count: int = 1  # how many such cases (the store passes them aggregated)
 
 
 @dataclass(frozen=True)
@@ -95,10 +96,11 @@ def _history(
     ]
     if not similar:
         return 0.0, None
-    recovered = sum(1 for p in similar if p.recovered)
-    rate = (recovered + 1) / (len(similar) + 2)
-    weight = min(1.0, len(similar) / 10)
-    return 2.0 * (rate - 0.5) * weight, f"recovered {recovered} of {len(similar)} similar customers"
+    recovered = sum(p.count for p in similar if p.recovered)
+    total = sum(p.count for p in similar)
+    rate = (recovered + 1) / (total + 2)
+    weight = min(1.0, total / 10)
+    return 2.0 * (rate - 0.5) * weight, f"recovered {recovered} of {total} similar customers"
 
 
 def recommend(

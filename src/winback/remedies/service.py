@@ -57,28 +57,31 @@ HISTORY_DAYS = 365
 
 
 def _grants(conn: Connection, customer_id: str, now: datetime, catalogue: Catalogue) -> list[Grant]:
-    """Grants that count: this customer's over the longest cap period, all of this month's."""
+    """Grants that count: this customer's over the longest cap period, one by one, and everyone
+    else's this month summed per remedy (all a monthly budget needs), so the cost of a decision
+    does not grow with the number of grants."""
     longest = max((r.cap_period_days for r in catalogue.remedies.values()), default=90)
     since_customer = now - timedelta(days=longest)
     month = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-    rows = conn.execute(
-        sa.select(
-            remedy_grants.c.customer_id,
-            remedy_grants.c.remedy,
-            remedy_grants.c.amount,
-            remedy_grants.c.created_at,
-        ).where(
+    own = conn.execute(
+        sa.select(remedy_grants.c.remedy, remedy_grants.c.amount, remedy_grants.c.created_at).where(
             remedy_grants.c.status.in_(COUNTED),
-            sa.or_(
-                sa.and_(
-                    remedy_grants.c.customer_id == customer_id,
-                    remedy_grants.c.created_at >= since_customer,
-                ),
-                remedy_grants.c.created_at >= month,
-            ),
+            remedy_grants.c.customer_id == customer_id,
+            remedy_grants.c.created_at >= min(since_customer, month),
         )
     )
-    return [Grant(r.customer_id, r.remedy, r.amount, r.created_at) for r in rows]
+    others = conn.execute(
+        sa.select(remedy_grants.c.remedy, sa.func.sum(remedy_grants.c.amount))
+        .where(
+            remedy_grants.c.status.in_(COUNTED),
+            remedy_grants.c.customer_id != customer_id,
+            remedy_grants.c.created_at >= month,
+        )
+        .group_by(remedy_grants.c.remedy)
+    )
+    grants = [Grant(customer_id, r.remedy, r.amount, r.created_at) for r in own]
+    grants += [Grant("", remedy, float(total or 0.0), month) for remedy, total in others]
+    return grants
 
 
 def _suggested(conn: Connection, case_id: int) -> tuple[str, ...]:
@@ -96,13 +99,16 @@ def _suggested(conn: Connection, case_id: int) -> tuple[str, ...]:
 
 
 def _past(conn: Connection, now: datetime) -> list[PastOutcome]:
+    """Remedies applied on resolved or closed cases in the last year, counted per remedy,
+    category, segment and outcome."""
+    n = sa.func.count().label("n")
     query = (
         sa.select(
             remedy_grants.c.remedy,
             cases.c.category,
-            cases.c.status,
             cases.c.outcome,
             customers.c.segment,
+            n,
         )
         .select_from(
             remedy_grants.join(cases, cases.c.id == remedy_grants.c.case_id).join(
@@ -114,8 +120,7 @@ def _past(conn: Connection, now: datetime) -> list[PastOutcome]:
             remedy_grants.c.created_at >= now - timedelta(days=HISTORY_DAYS),
             cases.c.status.in_(("resolved", "closed")),
         )
-        .order_by(remedy_grants.c.id.desc())
-        .limit(20_000)
+        .group_by(remedy_grants.c.remedy, cases.c.category, cases.c.outcome, customers.c.segment)
     )
     return [
         PastOutcome(
@@ -123,6 +128,7 @@ def _past(conn: Connection, now: datetime) -> list[PastOutcome]:
             r.category,
             r.segment,
             (r.outcome or "").strip().lower() not in NOT_RECOVERED,
+            int(r.n),
         )
         for r in conn.execute(query)
     ]
