@@ -91,8 +91,35 @@ def _check_risk(settings: Settings) -> None:
         raise typer.Exit(2) from None
 
 
+def _quiet_server_class() -> Any:
+    """uvicorn's Server, except that a SIGINT/SIGTERM ends it with a clean exit (status 0, no
+    traceback) after the graceful shutdown, instead of re-raising the signal afterwards."""
+    import contextlib
+    from collections.abc import Iterator
+
+    import uvicorn
+
+    class QuietServer(uvicorn.Server):
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            if threading.current_thread() is not threading.main_thread():
+                yield
+                return
+            signals = (signal.SIGINT, signal.SIGTERM)
+            original = {sig: signal.signal(sig, self.handle_exit) for sig in signals}
+            try:
+                yield
+            finally:
+                for sig, handler in original.items():
+                    signal.signal(sig, handler)
+
+    return QuietServer
+
+
 def _serve(settings: Settings, on_started: Any = None) -> None:
     import uvicorn
+
+    _QuietServer = _quiet_server_class()  # noqa: N806
 
     from winback.api.app import create_app
     from winback.pipeline.worker import ProcessorRunner
@@ -106,7 +133,7 @@ def _serve(settings: Settings, on_started: Any = None) -> None:
         log_level=settings.log_level,
         access_log=False,
     )
-    server = uvicorn.Server(config)
+    server = _QuietServer(config)
     if on_started is not None:
         on_started(server)
     try:

@@ -6,6 +6,7 @@ import csv
 import json
 import signal
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,7 @@ import pytest
 
 from ._support import (
     WINBACK,
+    Server,
     deadline_wait,
     free_port,
     log_tail,
@@ -350,3 +352,14 @@ def test_demo_runs_to_the_end_and_leaves_cases(tmp_path: Path) -> None:
     )
     assert open_per_customer == []
     assert not (tmp_path / "unused.db").exists()
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_serve_shuts_down_cleanly_on_a_signal(
+    start_server: Callable[..., Server], sig: signal.Signals
+) -> None:
+    server = start_server()
+    assert server.proc is not None
+    server.proc.send_signal(sig)
+    assert server.proc.wait(timeout=30) == 0, server.output()
+    assert "Traceback" not in server.output()

@@ -109,17 +109,22 @@ def stream(
                     break
             sim_time = start + timedelta(hours=hours)
             event["occurred_at"] = clock().isoformat()
-            response = client.post("/v1/events", json=event)
-            if response.status_code != 202:
-                report(f"demo: event refused ({response.status_code}): {response.text}")
-            sent += 1
-            if sent % 25 == 0:
-                opened, at_risk = summarize(client)
-                report(
-                    f"demo: {sent} events sent (simulated {sim_time:%a %d %b %H:%M}), "
-                    f"{opened} cases opened, {at_risk} customers at risk "
-                    f"(churn risk {AT_RISK:.0%}+)"
-                )
+            try:
+                response = client.post("/v1/events", json=event)
+                if response.status_code != 202:
+                    report(f"demo: event refused ({response.status_code}): {response.text}")
+                sent += 1
+                if sent % 25 == 0:
+                    opened, at_risk = summarize(client)
+                    report(
+                        f"demo: {sent} events sent (simulated {sim_time:%a %d %b %H:%M}), "
+                        f"{opened} cases opened, {at_risk} customers at risk "
+                        f"(churn risk {AT_RISK:.0%}+)"
+                    )
+            except httpx.TransportError:
+                if not stop.is_set():  # not our own shutdown: say so, once, and stop quietly
+                    report(f"demo: the server at {base_url} stopped answering; {sent} events sent")
+                return sent
             stop.wait(1.0 / rate)
         else:
             report(f"demo: the simulated {company.days} days are over")
