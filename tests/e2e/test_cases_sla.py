@@ -8,7 +8,6 @@ loaded 2-core machine does not make them flaky.
 from __future__ import annotations
 
 import signal
-import subprocess
 import time
 from collections.abc import Callable
 from datetime import datetime
@@ -19,13 +18,13 @@ import httpx
 import pytest
 
 from ._support import (
-    WINBACK,
     Server,
     deadline_wait,
     log_tail,
     query,
     run_cli,
     scalar,
+    start_worker,
     winback_env,
 )
 
@@ -263,15 +262,7 @@ def test_winback_worker_runs_the_timer_service(
     server = start_server(config_dir=config_dir, processor="off")
     env = winback_env(server.database, config_dir=config_dir)
     log_path = tmp_path / "worker.log"
-    with log_path.open("wb") as log:
-        worker = subprocess.Popen(
-            [str(WINBACK), "worker"],
-            env=env,
-            cwd=tmp_path,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+    worker = start_worker(env, tmp_path, log_path)
     try:
         with server.client() as client:
             assert client.post("/v1/events", json=cancellation("w-1", "cus-w")).status_code == 202

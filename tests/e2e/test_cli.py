@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import json
 import signal
-import subprocess
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -13,7 +12,6 @@ from typing import Any
 import pytest
 
 from ._support import (
-    WINBACK,
     Server,
     deadline_wait,
     free_port,
@@ -21,6 +19,7 @@ from ._support import (
     query,
     run_cli,
     scalar,
+    start_worker,
     winback_env,
 )
 
@@ -265,16 +264,7 @@ def test_worker_processes_an_imported_database_and_stops_on_sigterm(tmp_path: Pa
     assert scalar(database, "SELECT count(*) FROM cases") == 0  # import does not process
 
     log_path = tmp_path / "worker.log"
-    with log_path.open("wb") as log:
-        worker = subprocess.Popen(
-            [str(WINBACK), "worker"],
-            env=env,
-            cwd=tmp_path,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    worker = start_worker(env, tmp_path, log_path)
     try:
         last_seq = scalar(database, "SELECT max(seq) FROM events")
 

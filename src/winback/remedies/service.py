@@ -32,14 +32,10 @@ from winback.store.case_commands import (
     ActionResult,
     CaseNotFound,
     append_entries,
-    case_doc,
     enqueue,
-    lock_cases,
-    remember,
-    replay,
+    keyed_case_action,
     save_case,
 )
-from winback.store.engine import write_connection
 from winback.store.tables import (
     case_timeline,
     cases,
@@ -205,8 +201,6 @@ def perform_remedy_action(
     idempotency_key: str | None,
 ) -> ActionResult:
     """Apply ``apply_remedy`` / ``approve`` / ``reject``; raises like ``perform_action``."""
-    from winback.store.case_commands import _request_hash
-
     if action not in REMEDY_ACTIONS:
         raise InvalidAction(f"unknown remedy action {action!r}")
     if action == "apply_remedy" and not idempotency_key:
@@ -215,15 +209,9 @@ def perform_remedy_action(
             "a retried request must never apply a remedy twice",
             field="idempotency_key",
         )
-    request_hash = _request_hash(action, actor, params)
-    with write_connection(engine) as conn, conn.begin():
-        case = lock_cases(conn, [case_id]).get(case_id)
-        if case is None:
-            raise CaseNotFound(case_id)
-        replayed = replay(conn, case_id, idempotency_key, request_hash)
-        if replayed is not None:
-            return replayed
-        now, read_version = clock.now(), case.version
+
+    def apply(conn: Connection, case: RecoveryCase, now: datetime) -> list[TimelineEntry]:
+        read_version = case.version
         role = str(params.get("role") or "agent")
         if action == "apply_remedy":
             entries = _apply(conn, catalogue, case, actor, role, params, idempotency_key, now)
@@ -233,13 +221,9 @@ def perform_remedy_action(
         if not save_case(conn, case, read_version):  # pragma: no cover - the case is locked
             raise ActionConflict("the case changed meanwhile; retry")
         append_entries(conn, case_id, entries)
-        docs = [
-            {"kind": e.kind, "at": e.at, "actor": e.actor, "summary": e.summary, "data": e.data}
-            for e in entries
-        ]
-        result = ActionResult(case_doc(case), docs)
-        remember(conn, case_id, idempotency_key, request_hash, result, now)
-        return result
+        return entries
+
+    return keyed_case_action(engine, clock, case_id, action, actor, params, idempotency_key, apply)
 
 
 def _amount(params: Mapping[str, Any]) -> float | None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -194,6 +194,36 @@ def _request_hash(action: str, actor: str, params: Mapping[str, Any]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+def keyed_case_action(
+    engine: Engine,
+    clock: Clock,
+    case_id: int,
+    action: str,
+    actor: str,
+    params: Mapping[str, Any],
+    idempotency_key: str | None,
+    apply: Callable[[Connection, RecoveryCase, datetime], Sequence[TimelineEntry]],
+) -> ActionResult:
+    """The transaction every case action shares: lock the case, answer a retried keyed request
+    with its first answer, else run ``apply`` (which changes the case and writes its effects,
+    returning the timeline entries made) and remember the answer under the key."""
+    request_hash = _request_hash(action, actor, params)
+    with write_connection(engine) as conn, conn.begin():
+        # Lock the case first: concurrent retries with one key then queue up behind each other
+        # and the later ones find the first's answer.
+        case = lock_cases(conn, [case_id]).get(case_id)
+        if case is None:
+            raise CaseNotFound(case_id)
+        replayed = _replay(conn, case_id, idempotency_key, request_hash)
+        if replayed is not None:
+            return replayed
+        now = clock.now()
+        entries = apply(conn, case, now)
+        result = ActionResult(case_doc(case), [_entry_doc(e) for e in entries])
+        _remember(conn, case_id, idempotency_key, request_hash, result, now)
+        return result
+
+
 def perform_action(
     engine: Engine,
     clock: Clock,
@@ -209,50 +239,43 @@ def perform_action(
     Raises :class:`~winback.cases.lifecycle.ActionError` (nothing changed),
     :class:`CaseNotFound` or :class:`ActionConflict`.
     """
-    request_hash = _request_hash(action, actor, params)
-    with write_connection(engine) as conn, conn.begin():
-        # Lock the case first: concurrent retries with one key then queue up behind each other
-        # and the later ones find the first's answer.
-        case = lock_cases(conn, [case_id]).get(case_id)
-        if case is None:
-            raise CaseNotFound(case_id)
-        replayed = replay(conn, case_id, idempotency_key, request_hash)
-        if replayed is not None:
-            return replayed
-        read_version, now = case.version, clock.now()
+
+    def apply(conn: Connection, case: RecoveryCase, now: datetime) -> list[TimelineEntry]:
+        read_version = case.version
         outcome = apply_action(case, action, actor, params, now)
-        if outcome.changed:
-            try:
-                with conn.begin_nested():
-                    if not save_case(conn, case, read_version):  # pragma: no cover - locked
-                        raise ActionConflict("the case changed meanwhile; retry")
-            except IntegrityError:
-                raise ActionConflict(
-                    f"customer {case.customer_id} already has another open case; "
-                    "this one cannot be re-opened"
-                ) from None
-            append_entries(conn, case_id, outcome.entries)
-            _track_sla(
-                conn,
-                sla,
-                case,
-                outcome.reply,
-                outcome.reopened,
-                outcome.status_changed or outcome.action == "escalate",
-                now,
-            )
-            for i, entry in enumerate(outcome.entries):
-                if entry.kind in _EMITTED:
-                    # The version is new with every write, so the key names this very change.
-                    key = f"{entry.kind}:{case_id}:v{case.version}:{i}"
-                    payload = {"customer_id": case.customer_id, **_entry_doc(entry)}
-                    enqueue(conn, entry.kind, key, {"case_id": case_id, **payload}, now)
-        result = ActionResult(case_doc(case), [_entry_doc(e) for e in outcome.entries])
-        remember(conn, case_id, idempotency_key, request_hash, result, now)
-        return result
+        if not outcome.changed:
+            return outcome.entries
+        try:
+            with conn.begin_nested():
+                if not save_case(conn, case, read_version):  # pragma: no cover - locked
+                    raise ActionConflict("the case changed meanwhile; retry")
+        except IntegrityError:
+            raise ActionConflict(
+                f"customer {case.customer_id} already has another open case; "
+                "this one cannot be re-opened"
+            ) from None
+        append_entries(conn, case_id, outcome.entries)
+        _track_sla(
+            conn,
+            sla,
+            case,
+            outcome.reply,
+            outcome.reopened,
+            outcome.status_changed or outcome.action == "escalate",
+            now,
+        )
+        for i, entry in enumerate(outcome.entries):
+            if entry.kind in _EMITTED:
+                # The version is new with every write, so the key names this very change.
+                key = f"{entry.kind}:{case_id}:v{case.version}:{i}"
+                payload = {"customer_id": case.customer_id, **_entry_doc(entry)}
+                enqueue(conn, entry.kind, key, {"case_id": case_id, **payload}, now)
+        return outcome.entries
+
+    return keyed_case_action(engine, clock, case_id, action, actor, params, idempotency_key, apply)
 
 
-def replay(
+def _replay(
     conn: Connection, case_id: int, idempotency_key: str | None, request_hash: str
 ) -> ActionResult | None:
     """The first answer to this keyed request, or None; raises :class:`ActionConflict` when the
@@ -274,7 +297,7 @@ def replay(
     return ActionResult(seen.response["case"], seen.response["entries"], True)
 
 
-def remember(
+def _remember(
     conn: Connection,
     case_id: int,
     idempotency_key: str | None,
@@ -282,7 +305,7 @@ def remember(
     result: ActionResult,
     now: datetime,
 ) -> None:
-    """Keep a keyed request's answer, so a retry gets it again (see :func:`replay`)."""
+    """Keep a keyed request's answer, so a retry gets it again (see :func:`_replay`)."""
     if idempotency_key is not None:
         conn.execute(
             case_actions.insert().values(
