@@ -7,10 +7,13 @@ its provenance is plain:
   package ``vaderSentiment`` 3.3.2, MIT licence, Copyright (c) 2016 C.J. Hutto), single words
   only (emoticons and multi-character symbols dropped);
 - overridden and extended by Winback's own hand-written service language
-  (:mod:`winback.text.service_lexicon`, Apache-2.0 with the rest of Winback).
+  (:mod:`winback.text.service_lexicon`, Apache-2.0 with the rest of Winback);
+- a linear layer (multinomial logistic regression over the lexicon's evidence and word 1-2-grams)
+  fitted on Winback's own labelled service messages (``data/service-messages/*.jsonl`` in the
+  repository, written for Winback, Apache-2.0).
 
-No labelled corpus is used; in particular nothing from the Twitter US Airline Sentiment data
-(CC BY-NC-SA), which is used only to *measure* the result (``winback evaluate text``).
+No other labelled corpus is used; in particular nothing from the Twitter US Airline Sentiment
+data (CC BY-NC-SA), which is used only to *measure* the result (``winback evaluate text``).
 The artifact is written to ``src/winback/text/data/sentiment-default.json`` and committed; this
 script reproduces it byte for byte from the same inputs. It holds Winback's own words, phrases
 and parameters, and the SHA-256 of the VADER word list it was designed with; the word list itself
@@ -24,13 +27,21 @@ import argparse
 import hashlib
 import json
 import re
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from winback.text import service_lexicon as sl
+from winback.text.tokens import is_emoticon
 
-DEFAULT_VERSION = "text-default-1"
+DEFAULT_VERSION = "text-default-2"
 ARTIFACT = Path(__file__).with_name("data") / "sentiment-default.json"
+# Winback's own labelled service messages (in the repository, not in the installed package).
+CORPUS = Path(__file__).resolve().parents[3] / "data" / "service-messages"
+LABEL_ORDER = ("negative", "neutral", "positive")
 _WORD = re.compile(r"^[a-z]+(?:'[a-z]+)?$")
 
 VADER_NOTICE = (
@@ -73,7 +84,7 @@ def read_vader_lexicon() -> dict[str, float]:
     lexicon: dict[str, float] = {}
     for line in text.splitlines():
         parts = line.split("\t")
-        if len(parts) >= 2 and _WORD.match(parts[0]):
+        if len(parts) >= 2 and (_WORD.match(parts[0]) or is_emoticon(parts[0])):
             lexicon[parts[0]] = float(parts[1])
     return lexicon
 
@@ -89,15 +100,50 @@ def merged_lexicon(general: dict[str, float], own: dict[str, float]) -> dict[str
     return {w: v for w, v in sorted(lexicon.items()) if v != 0.0}
 
 
-def build(version: str = DEFAULT_VERSION) -> dict[str, object]:
+# The linear layer's settings, chosen by leave-one-part-out cross-validation on Winback's own
+# corpus (``python -m winback.text.build --select`` prints the table); see docs/text.md.
+LINEAR: dict[str, Any] = {"c": 0.1, "min_count": 3, "ngrams": 2, "class_weight": "balanced"}
+
+
+@dataclass(frozen=True)
+class Labelled:
+    text: str
+    label: str
+    part: str  # the file it came from (each file covers different industries)
+
+
+def read_corpus(directory: Path = CORPUS) -> list[Labelled]:
+    """Winback's own labelled service messages: every ``*.jsonl`` file in ``directory``."""
+    rows: list[Labelled] = []
+    files = sorted(directory.glob("*.jsonl"))
+    if not files:
+        raise FileNotFoundError(
+            f"no *.jsonl files in {directory}: the default model is built from a checkout of "
+            "the Winback repository"
+        )
+    for path in files:
+        for i, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+            if not line.strip():
+                continue
+            row = json.loads(line)
+            if row["label"] not in LABEL_ORDER:
+                raise ValueError(f"{path.name}:{i}: label {row['label']!r}")
+            rows.append(Labelled(row["text"], row["label"], path.stem))
+    return rows
+
+
+def lexicon_artifact(version: str = DEFAULT_VERSION) -> dict[str, Any]:
+    """The artifact without its linear layer: the lexicon, the rules and their parameters."""
     # The VADER word list is not copied into the artifact: it is read from the installed
     # ``vaderSentiment`` package when the model loads, and checked against this hash.
     general = read_vader_lexicon()
     return {
-        "format": "winback-text-lexicon/2",
+        "format": "winback-text-lexicon/3",
         "version": version,
         "built_from": {
-            "general_lexicon": "vaderSentiment 3.3.2 vader_lexicon.txt (MIT), single words",
+            "general_lexicon": (
+                "vaderSentiment 3.3.2 vader_lexicon.txt (MIT), single words and emoticons"
+            ),
             "general_lexicon_sha256": lexicon_hash(general),
             "service_language": "winback.text.service_lexicon (hand-written, Apache-2.0)",
             "labelled_data": "none",
@@ -110,6 +156,7 @@ def build(version: str = DEFAULT_VERSION) -> dict[str, object]:
         "notice": VADER_NOTICE,
         "params": PARAMS,
         "lexicon": dict(sorted(sl.WORDS.items())),
+        "emoji": dict(sorted(sl.EMOJI.items())),
         "phrases": dict(sorted(sl.PHRASES.items())),
         "polite": sorted(sl.POLITE),
         "sarcasm_prone": sorted(sl.SARCASM_PRONE),
@@ -117,12 +164,65 @@ def build(version: str = DEFAULT_VERSION) -> dict[str, object]:
     }
 
 
+def fit_linear(
+    base: dict[str, Any], rows: Sequence[Labelled], settings: dict[str, Any] = LINEAR
+) -> dict[str, Any]:
+    """Fit the linear layer on labelled rows; returns its JSON-ready spec (rounded weights)."""
+    from sklearn.feature_extraction import DictVectorizer
+    from sklearn.linear_model import LogisticRegression
+
+    from winback.text.sentiment import LexiconSentiment, features
+
+    lexicon = LexiconSentiment(base)
+    ngrams = int(settings["ngrams"])
+    feats = [features(lexicon.evidence(r.text), ngrams) for r in rows]
+    seen: Counter[str] = Counter(f for row in feats for f in row if not f.startswith("lex:"))
+    keep = {f for f, n in seen.items() if n >= settings["min_count"]}
+    feats = [{f: v for f, v in row.items() if f.startswith("lex:") or f in keep} for row in feats]
+    vec = DictVectorizer(sparse=True, sort=True)
+    x = vec.fit_transform(feats)
+    model = LogisticRegression(
+        C=settings["c"], class_weight=settings["class_weight"], max_iter=5000
+    )
+    model.fit(x, [r.label for r in rows])
+    classes = [str(c) for c in model.classes_]
+    order = [classes.index(c) for c in LABEL_ORDER]
+    weights: dict[str, list[float]] = {}
+    for j, name in enumerate(vec.feature_names_):
+        w = [round(float(model.coef_[k, j]), 3) for k in order]
+        if any(w):
+            weights[str(name)] = w
+    return {
+        "classes": list(LABEL_ORDER),
+        "bias": [round(float(model.intercept_[k]), 3) for k in order],
+        "ngrams": ngrams,
+        "weights": weights,
+    }
+
+
+def build(version: str = DEFAULT_VERSION, corpus: Path = CORPUS) -> dict[str, Any]:
+    artifact = lexicon_artifact(version)
+    rows = read_corpus(corpus)
+    counts = Counter(r.label for r in rows)
+    artifact["built_from"]["labelled_data"] = (
+        f"Winback's own service messages (data/service-messages, Apache-2.0): {len(rows)} "
+        + ", ".join(f"{counts[c]} {c}" for c in LABEL_ORDER)
+    )
+    artifact["built_from"]["corpus_sha256"] = hashlib.sha256(
+        "\n".join(f"{r.label}\t{r.text}" for r in rows).encode()
+    ).hexdigest()
+    artifact["built_from"]["linear_settings"] = LINEAR
+    artifact["linear"] = fit_linear(artifact, rows)
+    return artifact
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ARTIFACT)
     parser.add_argument("--version", default=DEFAULT_VERSION)
+    parser.add_argument("--corpus", type=Path, default=CORPUS)
     args = parser.parse_args(argv)
-    artifact = build(args.version)
+    artifact = build(args.version, args.corpus)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(artifact, indent=0, sort_keys=False) + "\n", encoding="utf-8")
     print(f"wrote {args.out} ({args.out.stat().st_size} bytes, version {args.version})")

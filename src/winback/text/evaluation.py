@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from collections.abc import Callable, Sequence
@@ -24,7 +25,7 @@ from winback.text.datasets import (
     synthetic_category_transfer,
     synthetic_texts,
 )
-from winback.text.sentiment import LABELS
+from winback.text.sentiment import DEFAULT_ARTIFACT, LABELS, LexiconSentiment
 from winback.text.trainable import TextClassifier
 
 # Hand-written polite complaints and sarcasm (not taken from any data set).
@@ -142,6 +143,40 @@ def polite_complaints(
     return {"examples": examples, "airline": on_data}
 
 
+def _artifact() -> dict[str, Any]:
+    return dict(json.loads(DEFAULT_ARTIFACT.read_text(encoding="utf-8")))
+
+
+def fine_foods_check(vader: Callable[[str], str] | None) -> dict[str, Any] | None:
+    """Real text of another kind: does the score rank 5-star Amazon fine-food reviews above the
+    others (modeldata small_fine_foods, MIT, 5,000 reviews)? ROC AUC of the score, and of VADER's
+    compound score."""
+    from sklearn.metrics import roc_auc_score
+
+    from winback.text.tuning import fine_foods
+
+    data = fine_foods()
+    if data is None:
+        return None
+    texts, great = data
+    lexicon = default_lexicon()
+    out: dict[str, Any] = {
+        "data": "Amazon fine-food reviews via modeldata small_fine_foods (MIT): 5-star vs other",
+        "n": len(texts),
+        "five_star": sum(great),
+        "default_auc": round(
+            float(roc_auc_score(great, [lexicon.score(t).score for t in texts])), 4
+        ),
+    }
+    if vader is not None:
+        from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+        sia = SentimentIntensityAnalyzer()
+        compound = [float(sia.polarity_scores(t)["compound"]) for t in texts]
+        out["vader_auc"] = round(float(roc_auc_score(great, compound)), 4)
+    return out
+
+
 def evaluate(
     *, cv: bool = True, folds: int = 5, progress: Callable[[str], None] | None = None
 ) -> dict[str, Any]:
@@ -163,10 +198,20 @@ def evaluate(
         say("VADER on the same tweets")
         vader_pred = [vader(t) for t in texts]
         airline["vader"] = _report(truth, vader_pred, LABELS)
+    if lexicon.linear is not None:
+        # The same lexicon and rules with fixed thresholds instead of the fitted linear layer:
+        # what Winback's own labelled messages add (reported, not used to choose anything).
+        say("the default without its linear layer")
+        bare = LexiconSentiment({**_artifact(), "linear": None})
+        airline["default_without_linear_layer"] = _report(
+            truth, [bare.score(t).label for t in texts], LABELS
+        )
     say("throughput, one core")
     airline["throughput_one_core"] = throughput(texts[:2000])
     result["airline"] = airline
     result["polite_complaints"] = polite_complaints(texts, truth, pred, vader_pred)
+    say("5-star against other fine-food reviews")
+    result["fine_foods"] = fine_foods_check(vader)
     if cv:
         say(f"trainable pipeline, {folds}-fold cross-validation on the airline tweets (slow)")
         result["airline"]["trainable_cv"] = cross_validate(texts, truth, folds=folds)
@@ -221,6 +266,11 @@ def summary_lines(result: dict[str, Any]) -> list[str]:
     lines.append("  confusion (rows true, columns predicted: " + " / ".join(cm["labels"]) + ")")
     for label, row in zip(cm["labels"], cm["rows_true_columns_predicted"], strict=True):
         lines.append(f"    {label:8s} " + " ".join(f"{x:6d}" for x in row))
+    if "default_without_linear_layer" in a:
+        lines.append(
+            "  the same lexicon and rules without the linear layer: macro-F1 "
+            f"{a['default_without_linear_layer']['macro_f1']:.3f}"
+        )
     if "vader" in a:
         lines.append(f"VADER on the same tweets: macro-F1 {a['vader']['macro_f1']:.3f}")
     t = a["throughput_one_core"]
@@ -246,6 +296,15 @@ def summary_lines(result: dict[str, Any]) -> list[str]:
         )
         if "vader_called_positive" in air:
             line += f"; VADER {air['vader_called_positive']:.0%} positive"
+        lines.append(line)
+    ff = result.get("fine_foods")
+    if ff:
+        line = (
+            f"{ff['n']} Amazon fine-food reviews, 5-star vs other: ROC AUC of the default's "
+            f"score {ff['default_auc']:.3f}"
+        )
+        if "vader_auc" in ff:
+            line += f", VADER {ff['vader_auc']:.3f}"
         lines.append(line)
     s = result["synthetic"]
     lines.append(

@@ -22,6 +22,7 @@ import json
 import math
 import re
 from dataclasses import dataclass
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -73,6 +74,89 @@ class SentimentResult:
     praise: float
 
 
+@dataclass(frozen=True)
+class Evidence:
+    """What the lexicon and its rules found in one text (before any label is chosen)."""
+
+    complaint: float  # sum of negative valences (<= 0)
+    praise: float  # sarcasm-prone praise, after the discount in a complaint
+    polite: float  # thanks and please, after the discount in a complaint
+    positive: float  # other positive valences
+    score: float  # the lexicon's own score in [-1, 1]
+    question: bool
+    exclaims: int
+    hits: int  # words, phrases, emoticons and emoji with a valence
+    tokens: tuple[str, ...]
+
+
+class LinearLayer:
+    """A multinomial logistic regression over the lexicon's evidence and the text's words.
+
+    Plain Python at run time: a dict from feature name to one weight per class. Fitted by
+    :mod:`winback.text.build` on Winback's own labelled service messages.
+    """
+
+    def __init__(self, spec: dict[str, Any]) -> None:
+        self.classes: tuple[str, ...] = tuple(spec["classes"])
+        self.bias: tuple[float, ...] = tuple(float(b) for b in spec["bias"])
+        self.weights: dict[str, tuple[float, ...]] = {
+            f: tuple(float(x) for x in w) for f, w in spec["weights"].items()
+        }
+        self.ngrams: int = int(spec.get("ngrams", 2))
+
+    def probabilities(self, ev: Evidence) -> dict[str, float]:
+        """Class probabilities; the same sum as over :func:`features`, without building it."""
+        logits = list(self.bias)
+        weights = self.weights
+        names: set[str] = set()
+        if self.ngrams >= 1:
+            toks = [t for t in ev.tokens if t != "!"]
+            names.update("w:" + t for t in toks)
+            if self.ngrams >= 2:
+                names.update("b:" + a + " " + b for a, b in pairwise(toks))
+        for name in names:
+            w = weights.get(name)
+            if w is not None:
+                for k, wk in enumerate(w):
+                    logits[k] += wk
+        for name, value in _evidence_features(ev).items():
+            w = weights.get(name)
+            if w is not None and value:
+                for k, wk in enumerate(w):
+                    logits[k] += wk * value
+        top = max(logits)
+        exps = [math.exp(x - top) for x in logits]
+        total = sum(exps)
+        return {c: e / total for c, e in zip(self.classes, exps, strict=True)}
+
+
+def _evidence_features(ev: Evidence) -> dict[str, float]:
+    return {
+        "lex:score": ev.score,
+        "lex:complaint": min(-ev.complaint, 8.0) / 4.0,
+        "lex:praise": min(ev.praise + ev.positive, 8.0) / 4.0,
+        "lex:polite": min(ev.polite, 8.0) / 4.0,
+        "lex:question": 1.0 if ev.question else 0.0,
+        "lex:exclaim": min(ev.exclaims, 3) / 3.0,
+        "lex:nohit": 1.0 if ev.hits == 0 else 0.0,
+    }
+
+
+def features(ev: Evidence, ngrams: int = 2) -> dict[str, float]:
+    """The linear layer's features: the lexicon's evidence and, up to ``ngrams``, which word
+    n-grams are present."""
+    out = _evidence_features(ev)
+    if ngrams < 1:
+        return out
+    toks = [t for t in ev.tokens if t != "!"]
+    for t in toks:
+        out["w:" + t] = 1.0
+    if ngrams >= 2:
+        for a, b in pairwise(toks):
+            out["b:" + a + " " + b] = 1.0
+    return out
+
+
 class LexiconSentiment:
     """Scores text with a lexicon artifact; thread-safe and stateless after construction."""
 
@@ -80,6 +164,7 @@ class LexiconSentiment:
         self.version: str = artifact["version"]
         self.params: dict[str, float] = dict(artifact["params"])
         self._lexicon: dict[str, float] = _full_lexicon(artifact)
+        self._lexicon.update(artifact.get("emoji", {}))
         self._phrases: dict[str, float] = dict(artifact["phrases"])
         self._polite = frozenset(artifact["polite"])
         self._sarcasm = frozenset(artifact["sarcasm_prone"])
@@ -88,12 +173,15 @@ class LexiconSentiment:
         self._phrase_re = re.compile(
             r"(?<![a-z0-9'])(" + "|".join(re.escape(p) for p in ordered) + r")(?![a-z0-9'])"
         )
+        linear = artifact.get("linear")
+        self.linear: LinearLayer | None = LinearLayer(linear) if linear else None
 
     @classmethod
     def load(cls, path: Path | str = DEFAULT_ARTIFACT) -> LexiconSentiment:
         return cls(json.loads(Path(path).read_text(encoding="utf-8")))
 
-    def score(self, text: str, norm: str | None = None) -> SentimentResult:
+    def evidence(self, text: str, norm: str | None = None) -> Evidence:
+        """Everything the lexicon and its rules see in ``text``."""
         p = self.params
         norm = normalise(text) if norm is None else norm
         complaint = praise = polite = positive = 0.0
@@ -112,6 +200,7 @@ class LexiconSentiment:
             else:
                 positive += w
         polite += sum(polite_found)
+        hits = len(found) + len(polite_found)
 
         toks = tokens(rest)
         but = max((i for i, t in enumerate(toks) if t == "but"), default=-1)
@@ -124,6 +213,7 @@ class LexiconSentiment:
             v = lexicon.get(tok)
             if v is None:
                 continue
+            hits += 1
             if i and (
                 toks[i - 1] in negators
                 or (i > 1 and toks[i - 2] in negators)
@@ -147,13 +237,35 @@ class LexiconSentiment:
         total = complaint + praise + polite + positive
         if exclaims:
             total *= 1.0 + p["exclaim_boost"] * min(exclaims, 3)
-        if "?" in toks and total > 0:
+        question = "?" in toks
+        if question and total > 0:
             total *= p["question_neutral_pull"]
         score = total / math.sqrt(total * total + p["normaliser"])
-        if score < p["negative_below"]:
-            label = "negative"
-        elif score > p["positive_above"]:
-            label = "positive"
+        return Evidence(
+            complaint=complaint,
+            praise=praise,
+            polite=polite,
+            positive=positive,
+            score=score,
+            question=question,
+            exclaims=exclaims,
+            hits=hits,
+            tokens=tuple(tokens(norm)),
+        )
+
+    def score(self, text: str, norm: str | None = None) -> SentimentResult:
+        ev = self.evidence(text, norm)
+        if self.linear is not None:
+            probs = self.linear.probabilities(ev)
+            label = max(probs, key=probs.__getitem__)
+            score = max(-1.0, min(1.0, probs.get("positive", 0.0) - probs.get("negative", 0.0)))
         else:
-            label = "neutral"
-        return SentimentResult(label, round(score, 4), round(complaint, 4), round(praise, 4))
+            p = self.params
+            score = ev.score
+            if score < p["negative_below"]:
+                label = "negative"
+            elif score > p["positive_above"]:
+                label = "positive"
+            else:
+                label = "neutral"
+        return SentimentResult(label, round(score, 4), round(ev.complaint, 4), round(ev.praise, 4))

@@ -6,7 +6,12 @@ import re
 
 _URL = re.compile(r"https?://\S+|www\.\S+")
 _MENTION = re.compile(r"[@#](\w+)")
-_TOKEN = re.compile(r"[a-z0-9]+(?:'[a-z]+)?|[!?]")
+# Emoticons, matched on lower-cased text (":D" is ":d"): eyes, optional nose, mouth; a few more.
+EMOTICON = r"(?:>?[:;=]'?-?[()\[\]dp/\\|*@]|<3|</3|-_-|\^_\^|xd)(?![a-z0-9])"
+# Pictographic emoji (one code point each; skin-tone and variation selectors are dropped).
+EMOJI = r"[\u2600-\u27bf\u2b50\u2b55\U0001f300-\U0001f3fa\U0001f400-\U0001faff]"
+_TOKEN = re.compile(r"[a-z0-9]+(?:'[a-z]+)?|" + EMOTICON + "|" + EMOJI + r"|[!?]")
+_EMOTICON_ONLY = re.compile(EMOTICON + r"\Z")
 _APOS = str.maketrans({"\u2019": "'", "\u2018": "'", "`": "'"})
 
 
@@ -18,5 +23,9 @@ def normalise(text: str) -> str:
 
 
 def tokens(text: str) -> list[str]:
-    """Word tokens of normalised text, with ``!`` and ``?`` kept as tokens."""
+    """Tokens of normalised text: words, emoticons, emoji, and ``!`` and ``?``."""
     return _TOKEN.findall(text)
+
+
+def is_emoticon(token: str) -> bool:
+    return _EMOTICON_ONLY.match(token) is not None
