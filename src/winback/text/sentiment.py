@@ -98,36 +98,59 @@ class LinearLayer:
 
     def __init__(self, spec: dict[str, Any]) -> None:
         self.classes: tuple[str, ...] = tuple(spec["classes"])
-        self.bias: tuple[float, ...] = tuple(float(b) for b in spec["bias"])
+        if len(self.classes) != 3 or len(spec["bias"]) != 3:
+            raise ModelError(f"a linear layer needs three classes, not {self.classes}")
+        self.bias: tuple[float, float, float] = (
+            float(spec["bias"][0]),
+            float(spec["bias"][1]),
+            float(spec["bias"][2]),
+        )
         self.weights: dict[str, tuple[float, ...]] = {
             f: tuple(float(x) for x in w) for f, w in spec["weights"].items()
         }
         self.ngrams: int = int(spec.get("ngrams", 2))
+        # The same weights split by kind, so scoring looks words and pairs up without building
+        # feature names: unigrams by word, bigrams by first word then second.
+        self._lex = {f: w for f, w in self.weights.items() if f.startswith("lex:")}
+        self._uni = {f[2:]: w for f, w in self.weights.items() if f.startswith("w:")}
+        self._bi: dict[str, dict[str, tuple[float, ...]]] = {}
+        for f, w in self.weights.items():
+            if f.startswith("b:"):
+                first, second = f[2:].split(" ", 1)
+                self._bi.setdefault(first, {})[second] = w
 
     def probabilities(self, ev: Evidence) -> dict[str, float]:
         """Class probabilities; the same sum as over :func:`features`, without building it."""
-        logits = list(self.bias)
-        weights = self.weights
-        names: set[str] = set()
+        l0, l1, l2 = self.bias
         if self.ngrams >= 1:
             toks = [t for t in ev.tokens if t != "!"]
-            names.update("w:" + t for t in toks)
+            uni, bi = self._uni, self._bi
+            for t in set(toks):
+                w = uni.get(t)
+                if w is not None:
+                    l0 += w[0]
+                    l1 += w[1]
+                    l2 += w[2]
             if self.ngrams >= 2:
-                names.update("b:" + a + " " + b for a, b in pairwise(toks))
-        for name in names:
-            w = weights.get(name)
-            if w is not None:
-                for k, wk in enumerate(w):
-                    logits[k] += wk
+                for first, second in set(pairwise(toks)):
+                    following = bi.get(first)
+                    if following is not None:
+                        w = following.get(second)
+                        if w is not None:
+                            l0 += w[0]
+                            l1 += w[1]
+                            l2 += w[2]
         for name, value in _evidence_features(ev).items():
-            w = weights.get(name)
+            w = self._lex.get(name)
             if w is not None and value:
-                for k, wk in enumerate(w):
-                    logits[k] += wk * value
-        top = max(logits)
-        exps = [math.exp(x - top) for x in logits]
-        total = sum(exps)
-        return {c: e / total for c, e in zip(self.classes, exps, strict=True)}
+                l0 += w[0] * value
+                l1 += w[1] * value
+                l2 += w[2] * value
+        top = max(l0, l1, l2)
+        e0, e1, e2 = math.exp(l0 - top), math.exp(l1 - top), math.exp(l2 - top)
+        total = e0 + e1 + e2
+        c0, c1, c2 = self.classes
+        return {c0: e0 / total, c1: e1 / total, c2: e2 / total}
 
 
 def _evidence_features(ev: Evidence) -> dict[str, float]:
