@@ -211,42 +211,13 @@ def train(
     metrics: dict[str, Any] = {}
     sentiment = category = None
     if data.sentiment_texts:
-        _check_enough(data.sentiment_labels, folds, "sentiment")
-        cache = _precomputed(data.sentiment_texts, None) if embeddings else None
-        metrics["sentiment"] = {
-            "rows": len(data.sentiment_labels),
-            "labels": dict(Counter(data.sentiment_labels)),
-            "cv": cross_validate(
-                data.sentiment_texts,
-                data.sentiment_labels,
-                folds=folds,
-                embeddings=embeddings,
-                embedder=cache,
-            ),
-        }
-        sentiment = TextClassifier(
-            lexicon=default_lexicon(), embeddings=embeddings, embedder=cache
-        ).fit(data.sentiment_texts, data.sentiment_labels)
-        sentiment.embedder = None  # drop the cache: new texts go to the default encoder
-    if data.category_texts:
-        _check_enough(data.category_labels, folds, "category")
-        cache = _precomputed(data.category_texts, None) if embeddings else None
-        metrics["category"] = {
-            "rows": len(data.category_labels),
-            "labels": dict(Counter(data.category_labels)),
-            "cv": cross_validate(
-                data.category_texts,
-                data.category_labels,
-                folds=folds,
-                lexicon=False,
-                embeddings=embeddings,
-                embedder=cache,
-            ),
-        }
-        category = TextClassifier(embeddings=embeddings, embedder=cache).fit(
-            data.category_texts, data.category_labels
+        sentiment, metrics["sentiment"] = _fit(
+            data.sentiment_texts, data.sentiment_labels, "sentiment", folds, True, embeddings
         )
-        category.embedder = None
+    if data.category_texts:
+        category, metrics["category"] = _fit(
+            data.category_texts, data.category_labels, "category", folds, False, embeddings
+        )
     if sentiment is None and category is None:
         raise TrainingDataError("no labelled rows: give sentiment labels, scores or categories")
     # Headline figures at the top level, for `winback models list`.
@@ -254,6 +225,27 @@ def train(
         if target in metrics:
             metrics[f"{target}_cv_macro_f1"] = metrics[target]["cv"]["macro_f1"]
     return TrainedTextModel(version="unsaved", sentiment=sentiment, category=category), metrics
+
+
+def _fit(
+    texts: list[str], labels: list[str], what: str, folds: int, lexicon: bool, embeddings: bool
+) -> tuple[TextClassifier, dict[str, Any]]:
+    """Cross-validate, then fit on everything; with ``embeddings`` each text is encoded once for
+    both."""
+    _check_enough(labels, folds, what)
+    cache = _precomputed(texts, None) if embeddings else None
+    metrics = {
+        "rows": len(labels),
+        "labels": dict(Counter(labels)),
+        "cv": cross_validate(
+            texts, labels, folds=folds, lexicon=lexicon, embeddings=embeddings, embedder=cache
+        ),
+    }
+    model = TextClassifier(
+        lexicon=default_lexicon() if lexicon else None, embeddings=embeddings, embedder=cache
+    ).fit(texts, labels)
+    model.embedder = None  # drop the cache: new texts go to the default encoder
+    return model, metrics
 
 
 def _check_enough(labels: list[str], folds: int, what: str) -> None:
