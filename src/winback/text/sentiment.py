@@ -278,6 +278,8 @@ class LexiconSentiment:
 
     def score(self, text: str, norm: str | None = None) -> SentimentResult:
         ev = self.evidence(text, norm)
+        if not ev.tokens:  # nothing to read (empty, only punctuation or a link): no opinion
+            return SentimentResult("neutral", 0.0, 0.0, 0.0)
         if self.linear is not None:
             probs = self.linear.probabilities(ev)
             label = max(probs, key=probs.__getitem__)

@@ -60,6 +60,12 @@ def test_plain_questions_and_statements_are_neutral(text: str) -> None:
     assert analyze(text).sentiment == "neutral"
 
 
+@pytest.mark.parametrize("text", ["", "   ", "...", "https://example.com/x", "@brand"])
+def test_a_text_with_nothing_to_read_is_neutral_with_score_zero(text: str) -> None:
+    result = analyze(text)
+    assert (result.sentiment, result.sentiment_score) == ("neutral", 0.0)
+
+
 def test_negation_flips_and_damps() -> None:
     assert analyze("The service was good.").sentiment == "positive"
     assert analyze("The service was not good.").sentiment == "negative"
