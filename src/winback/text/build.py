@@ -110,6 +110,7 @@ class Labelled:
     text: str
     label: str
     part: str  # the file it came from (each file covers different industries)
+    category: str | None = None  # what it is about, where labelled
 
 
 def read_corpus(directory: Path = CORPUS) -> list[Labelled]:
@@ -128,7 +129,7 @@ def read_corpus(directory: Path = CORPUS) -> list[Labelled]:
             row = json.loads(line)
             if row["label"] not in LABEL_ORDER:
                 raise ValueError(f"{path.name}:{i}: label {row['label']!r}")
-            rows.append(Labelled(row["text"], row["label"], path.stem))
+            rows.append(Labelled(row["text"], row["label"], path.stem, row.get("category")))
     return rows
 
 

@@ -9,6 +9,9 @@
    fitted inside each fold.
 4. Categories, on labelled text written by Winback's simulator (synthetic, and reported so):
    the keyword rules, and the trainable classifier in 5-fold cross-validation.
+5. Categories on Winback's own service messages (synthetic but freely written, in a checkout):
+   the rules, and the trainable classifier trained on three industry groups and tested on the
+   fourth. Also: the default's score on 5,000 real fine-food reviews (5-star vs other).
 """
 
 from __future__ import annotations
@@ -246,7 +249,43 @@ def evaluate(
         "trainable": _report(te_y, classifier.predict(te_x), labels),
     }
     result["synthetic"] = synthetic
+    say("categories on Winback's own service messages")
+    result["service_messages"] = service_message_categories(analyzer)
     return result
+
+
+def service_message_categories(analyzer: TextAnalyzer) -> dict[str, Any] | None:
+    """Categories on Winback's own labelled service messages (``data/service-messages``, in a
+    checkout only): the rules, and the trainable classifier trained on three parts (industry
+    groups) and tested on the fourth, in turn. Written for Winback and labelled by topic without
+    sight of the rules; synthetic all the same, and reported so."""
+    from winback.text.build import read_corpus
+
+    try:
+        rows = [r for r in read_corpus() if r.category is not None]
+    except FileNotFoundError:
+        return None
+    if not rows:
+        return None
+    truth = [str(r.category) for r in rows]
+    labels = sorted(set(truth))
+    rules = [a.category for a in analyzer.analyze_many([r.text for r in rows])]
+    pred: list[str] = []
+    held_truth: list[str] = []
+    for part in sorted({r.part for r in rows}):
+        train = [r for r in rows if r.part != part]
+        test = [r for r in rows if r.part == part]
+        model = TextClassifier().fit([r.text for r in train], [str(r.category) for r in train])
+        pred += model.predict([r.text for r in test])
+        held_truth += [str(r.category) for r in test]
+    return {
+        "data": (
+            "SYNTHETIC but not templated: Winback's own service messages (data/service-messages,"
+            " written for Winback with an AI assistant), labelled by topic without the rules"
+        ),
+        "rules": _report(truth, rules, labels),
+        "trainable_leave_one_part_out": _report(held_truth, pred, labels),
+    }
 
 
 def summary_lines(result: dict[str, Any]) -> list[str]:
@@ -326,4 +365,11 @@ def summary_lines(result: dict[str, Any]) -> list[str]:
         f"default sentiment on SYNTHETIC survey comments and complaints: macro-F1 "
         f"{s['sentiment_default']['macro_f1']:.3f}"
     )
+    sm = result.get("service_messages")
+    if sm:
+        lines.append(
+            f"categories on Winback's own service messages ({sm['rules']['n']}, synthetic): "
+            f"rules macro-F1 {sm['rules']['macro_f1']:.3f}, trainable (leave one part out) "
+            f"{sm['trainable_leave_one_part_out']['macro_f1']:.3f}"
+        )
     return lines

@@ -103,6 +103,25 @@ def test_the_default_is_built_from_winbacks_own_corpus_only() -> None:
     assert [r.text for r in rows if air.search(r.text)] == []
 
 
+def test_every_corpus_message_has_a_category_of_the_default_taxonomy() -> None:
+    from winback.text.categories import DEFAULT_CATEGORIES
+
+    rows = read_corpus()
+    allowed = {*DEFAULT_CATEGORIES, "other"}
+    assert {r.category for r in rows} == allowed
+
+
+def test_categories_are_measured_on_the_corpus_by_rules_and_held_out_parts() -> None:
+    from winback.text.analyzer import TextAnalyzer
+    from winback.text.evaluation import service_message_categories
+
+    result = service_message_categories(TextAnalyzer())
+    assert result is not None
+    assert result["data"].startswith("SYNTHETIC")
+    assert result["rules"]["n"] == result["trainable_leave_one_part_out"]["n"] == 2400
+    assert 0.0 < result["rules"]["macro_f1"] < 1.0
+
+
 def test_the_linear_layer_decides_from_evidence_and_words() -> None:
     model = LexiconSentiment.load()
     assert model.linear is not None
