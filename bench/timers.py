@@ -77,6 +77,22 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[index]
 
 
+def _case_row(i: int, opened_at: datetime) -> dict[str, object]:
+    """A new P3 case for customer ``cus-{i}``, opened at ``opened_at``."""
+    return {
+        "customer_id": f"cus-{i}",
+        "status": "new",
+        "priority": "P3",
+        "reason": "bench",
+        "trigger_event_id": f"bench-{i}",
+        "signal_count": 1,
+        "opened_at": opened_at,
+        "updated_at": opened_at,
+        "decided_by": "bench",
+        "version": 0,
+    }
+
+
 def populate(
     engine: sa.Engine, total: int, due: int, burst: int, window: float, lead: float
 ) -> tuple[datetime, int]:
@@ -102,21 +118,7 @@ def populate(
                 for i in range(n_cases)
             ],
         )
-        rows = [
-            {
-                "customer_id": f"cus-{i}",
-                "status": "new",
-                "priority": "P3",
-                "reason": "bench",
-                "trigger_event_id": f"bench-{i}",
-                "signal_count": 1,
-                "opened_at": now,
-                "updated_at": now,
-                "decided_by": "bench",
-                "version": 0,
-            }
-            for i in range(due, n_cases)
-        ]
+        rows = [_case_row(i, now) for i in range(due, n_cases)]
         background = list(
             conn.execute(
                 cases.insert().returning(cases.c.id, sort_by_parameter_order=True), rows
@@ -168,21 +170,7 @@ def populate(
         dues = [start + timedelta(seconds=window * i / max(1, spread)) for i in range(spread)]
         dues += [start + timedelta(seconds=window / 2)] * burst
         random.Random(7).shuffle(dues)
-        rows = [
-            {
-                "customer_id": f"cus-{i}",
-                "status": "new",
-                "priority": "P3",
-                "reason": "bench",
-                "trigger_event_id": f"bench-{i}",
-                "signal_count": 1,
-                "opened_at": dues[i] - TARGET,
-                "updated_at": dues[i] - TARGET,
-                "decided_by": "bench",
-                "version": 0,
-            }
-            for i in range(due)
-        ]
+        rows = [_case_row(i, dues[i] - TARGET) for i in range(due)]
         ids = list(
             conn.execute(
                 cases.insert().returning(cases.c.id, sort_by_parameter_order=True), rows
@@ -191,7 +179,7 @@ def populate(
         items = []
         for i, case_id in enumerate(ids):
             state, timers = sla.track(
-                None, CaseFacts("P3"), "new", rows[i]["opened_at"], SlaUpdate(opened=True)
+                None, CaseFacts("P3"), "new", dues[i] - TARGET, SlaUpdate(opened=True)
             )
             items.append((case_id, state, timers))
         write_sla(conn, items, now)

@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 
+from winback.api.app import create_app
+from winback.bootstrap import build_container
+from winback.clock import FrozenClock
+from winback.config import Settings
 from winback.events.ingest import GroupOutcome
 from winback.events.schema import IncomingEvent, parse_event
+from winback.store import migrate
 from winback.store.eventlog import append_groups
 
 
@@ -52,3 +59,16 @@ def count(engine: Engine, table: sa.Table, *where: Any) -> int:
 def rows(engine: Engine, query: Any) -> list[Any]:
     with engine.connect() as conn:
         return list(conn.execute(query))
+
+
+def api_app(tmp_path: Path, now: datetime, **settings: Any) -> tuple[TestClient, Settings, Engine]:
+    """The API on a migrated SQLite database in ``tmp_path``, processor off, clock frozen."""
+    config = Settings(
+        database_url=f"sqlite:///{tmp_path / 'w.db'}",
+        processor="off",
+        models_dir=tmp_path / "models",
+        **settings,
+    )
+    container = build_container(config, FrozenClock(now))
+    migrate.upgrade(container.engine)
+    return TestClient(create_app(container)), config, container.engine

@@ -12,12 +12,10 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 from typer.testing import CliRunner
 
-from winback.api.app import create_app
-from winback.bootstrap import build_container, build_processor, build_stages
+from winback.bootstrap import build_processor, build_stages
 from winback.cli import app
 from winback.clock import FrozenClock
 from winback.config import Settings
@@ -33,7 +31,7 @@ from winback.store import migrate
 from winback.store.eventlog import append_groups
 from winback.store.tables import customer_risk, outbox
 
-from .support import body, log_events, nps, rows
+from .support import api_app, body, log_events, nps, rows
 
 NOW = datetime(2026, 11, 24, 9, 30, tzinfo=UTC)
 
@@ -85,19 +83,8 @@ def test_late_and_out_of_order_events_give_the_same_risk(engine: Engine) -> None
     assert found["cus-a"].features == found["cus-b"].features
 
 
-def _app(tmp_path: Path) -> tuple[TestClient, Settings, Engine]:
-    config = Settings(
-        database_url=f"sqlite:///{tmp_path / 'w.db'}",
-        processor="off",
-        models_dir=tmp_path / "models",
-    )
-    container = build_container(config, FrozenClock(NOW))
-    migrate.upgrade(container.engine)
-    return TestClient(create_app(container)), config, container.engine
-
-
 def test_the_api_shows_risk_and_lists_customers_most_at_risk(tmp_path: Path) -> None:
-    client, config, engine = _app(tmp_path)
+    client, config, engine = api_app(tmp_path, NOW)
     with client:
         log_events(engine, NOW, *history("cus-1", "a"), body("q-1", "login", "cus-2"))
         build_processor(config, engine, FrozenClock(NOW)).run_until_idle()

@@ -10,18 +10,16 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 
-from winback.api.app import create_app
-from winback.bootstrap import build_container, build_processor, build_stages
+from winback.bootstrap import build_processor, build_stages
 from winback.clock import FrozenClock
 from winback.config import Settings
 from winback.models.registry import ModelRegistry
 from winback.pipeline.processor import Processor
 from winback.pipeline.stage import EventContext, Unit
 from winback.pipeline.stages import default_stages
-from winback.store import migrate, queries
+from winback.store import queries
 from winback.store.tables import event_failures, event_text, events
 from winback.text.analyzer import TrainedTextModel
 from winback.text.build import DEFAULT_VERSION
@@ -29,7 +27,7 @@ from winback.text.loading import install_log_redaction
 from winback.text.stage import TextStage
 from winback.text.trainable import TextClassifier
 
-from .support import body, count, log_events, nps, rows
+from .support import api_app, body, count, log_events, nps, rows
 
 NOW = datetime(2026, 11, 24, 9, 30, tzinfo=UTC)
 EMAIL = "jane.doe@example.com"
@@ -98,21 +96,9 @@ def test_later_stages_see_the_analysis(sqlite_engine: Engine) -> None:
     assert reads.seen[1] is None
 
 
-def _app(tmp_path: Path, **settings: Any) -> tuple[TestClient, Settings, Engine]:
-    config = Settings(
-        database_url=f"sqlite:///{tmp_path / 'w.db'}",
-        processor="off",
-        models_dir=tmp_path / "models",
-        **settings,
-    )
-    container = build_container(config, FrozenClock(NOW))
-    migrate.upgrade(container.engine)
-    return TestClient(create_app(container)), config, container.engine
-
-
 @pytest.mark.parametrize("display", ["raw", "redacted"])
 def test_the_api_shows_the_analysis_wherever_events_are_shown(tmp_path: Path, display: str) -> None:
-    client, config, engine = _app(tmp_path, text_display=display)
+    client, config, engine = api_app(tmp_path, NOW, text_display=display)
     with client:
         log_events(engine, NOW, body("e-1", text=PII_TEXT), body("e-2", "usage"))
         build_processor(config, engine, FrozenClock(NOW)).run_until_idle()

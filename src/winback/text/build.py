@@ -32,10 +32,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from winback.text import service_lexicon as sl
 from winback.text.tokens import is_emoticon
+
+if TYPE_CHECKING:
+    from winback.text.sentiment import LexiconSentiment
 
 DEFAULT_VERSION = "text-default-2"
 ARTIFACT = Path(__file__).with_name("data") / "sentiment-default.json"
@@ -166,15 +169,15 @@ def lexicon_artifact(version: str = DEFAULT_VERSION) -> dict[str, Any]:
 
 
 def fit_linear(
-    base: dict[str, Any], rows: Sequence[Labelled], settings: dict[str, Any] = LINEAR
+    lexicon: LexiconSentiment, rows: Sequence[Labelled], settings: dict[str, Any] = LINEAR
 ) -> dict[str, Any]:
-    """Fit the linear layer on labelled rows; returns its JSON-ready spec (rounded weights)."""
+    """Fit the linear layer on labelled rows, over ``lexicon``'s evidence; returns its
+    JSON-ready spec (rounded weights)."""
     from sklearn.feature_extraction import DictVectorizer
     from sklearn.linear_model import LogisticRegression
 
-    from winback.text.sentiment import LexiconSentiment, features
+    from winback.text.sentiment import features
 
-    lexicon = LexiconSentiment(base)
     ngrams = int(settings["ngrams"])
     feats = [features(lexicon.evidence(r.text), ngrams) for r in rows]
     seen: Counter[str] = Counter(f for row in feats for f in row if not f.startswith("lex:"))
@@ -213,7 +216,9 @@ def build(version: str = DEFAULT_VERSION, corpus: Path = CORPUS) -> dict[str, An
         "\n".join(f"{r.label}\t{r.text}" for r in rows).encode()
     ).hexdigest()
     artifact["built_from"]["linear_settings"] = LINEAR
-    artifact["linear"] = fit_linear(artifact, rows)
+    from winback.text.sentiment import LexiconSentiment
+
+    artifact["linear"] = fit_linear(LexiconSentiment(artifact), rows)
     return artifact
 
 

@@ -16,7 +16,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 import time
 from collections.abc import Callable, Sequence
@@ -28,7 +27,7 @@ from winback.text.datasets import (
     synthetic_category_transfer,
     synthetic_texts,
 )
-from winback.text.sentiment import DEFAULT_ARTIFACT, LABELS, LexiconSentiment
+from winback.text.sentiment import LABELS
 from winback.text.trainable import TextClassifier
 
 # Hand-written polite complaints and sarcasm (not taken from any data set).
@@ -78,18 +77,19 @@ def _report(truth: Sequence[str], pred: Sequence[str], labels: Sequence[str]) ->
     }
 
 
-def _vader() -> Callable[[str], str] | None:
+def _vader() -> Callable[[str], float] | None:
+    """VADER's compound score in [-1, 1], when ``vaderSentiment`` is installed."""
     try:
         from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer  # type: ignore
     except ImportError:
         return None
     analyzer = SentimentIntensityAnalyzer()
+    return lambda text: float(analyzer.polarity_scores(text)["compound"])
 
-    def label(text: str) -> str:
-        c = float(analyzer.polarity_scores(text)["compound"])
-        return "positive" if c >= 0.05 else "negative" if c <= -0.05 else "neutral"
 
-    return label
+def _vader_label(compound: float) -> str:
+    """VADER's own cut-offs: ±0.05."""
+    return "positive" if compound >= 0.05 else "negative" if compound <= -0.05 else "neutral"
 
 
 def throughput(texts: Sequence[str], seconds: float = 2.0) -> dict[str, Any]:
@@ -146,11 +146,7 @@ def polite_complaints(
     return {"examples": examples, "airline": on_data}
 
 
-def _artifact() -> dict[str, Any]:
-    return dict(json.loads(DEFAULT_ARTIFACT.read_text(encoding="utf-8")))
-
-
-def fine_foods_check(vader: Callable[[str], str] | None) -> dict[str, Any] | None:
+def fine_foods_check(vader: Callable[[str], float] | None) -> dict[str, Any] | None:
     """Real text of another kind: does the score rank 5-star Amazon fine-food reviews above the
     others (modeldata small_fine_foods, MIT, 5,000 reviews)? ROC AUC of the score, and of VADER's
     compound score."""
@@ -172,11 +168,7 @@ def fine_foods_check(vader: Callable[[str], str] | None) -> dict[str, Any] | Non
         ),
     }
     if vader is not None:
-        from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
-
-        sia = SentimentIntensityAnalyzer()
-        compound = [float(sia.polarity_scores(t)["compound"]) for t in texts]
-        out["vader_auc"] = round(float(roc_auc_score(great, compound)), 4)
+        out["vader_auc"] = round(float(roc_auc_score(great, [vader(t) for t in texts])), 4)
     return out
 
 
@@ -199,13 +191,13 @@ def evaluate(
     vader_pred = None
     if vader is not None:
         say("VADER on the same tweets")
-        vader_pred = [vader(t) for t in texts]
+        vader_pred = [_vader_label(vader(t)) for t in texts]
         airline["vader"] = _report(truth, vader_pred, LABELS)
     if lexicon.linear is not None:
         # The same lexicon and rules with fixed thresholds instead of the fitted linear layer:
         # what Winback's own labelled messages add (reported, not used to choose anything).
         say("the default without its linear layer")
-        bare = LexiconSentiment({**_artifact(), "linear": None})
+        bare = lexicon.with_linear(None)
         airline["default_without_linear_layer"] = _report(
             truth, [bare.score(t).label for t in texts], LABELS
         )

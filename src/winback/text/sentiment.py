@@ -18,6 +18,7 @@ The weights live in a versioned JSON artifact built by :mod:`winback.text.build`
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 import re
@@ -203,6 +204,13 @@ class LexiconSentiment:
     def load(cls, path: Path | str = DEFAULT_ARTIFACT) -> LexiconSentiment:
         return cls(json.loads(Path(path).read_text(encoding="utf-8")))
 
+    def with_linear(self, spec: dict[str, Any] | None) -> LexiconSentiment:
+        """This model with another linear layer (``None``: the lexicon's fixed thresholds),
+        sharing its lexicon instead of reading and checking it again."""
+        model = copy.copy(self)
+        model.linear = LinearLayer(spec) if spec else None
+        return model
+
     def evidence(self, text: str, norm: str | None = None) -> Evidence:
         """Everything the lexicon and its rules see in ``text``."""
         p = self.params
@@ -225,7 +233,10 @@ class LexiconSentiment:
         polite += sum(polite_found)
         hits = len(found) + len(polite_found)
 
-        toks = tokens(rest)
+        all_tokens = tuple(tokens(norm))
+        # Matched phrases are cut out of ``rest`` (their words are not counted twice); without
+        # a match the text's own tokens serve.
+        toks = tokens(rest) if hits else list(all_tokens)
         but = max((i for i, t in enumerate(toks) if t == "but"), default=-1)
         lexicon, negators = self._lexicon, self._negators
         exclaims = 0
@@ -273,7 +284,7 @@ class LexiconSentiment:
             question=question,
             exclaims=exclaims,
             hits=hits,
-            tokens=tuple(tokens(norm)),
+            tokens=all_tokens,
         )
 
     def score(self, text: str, norm: str | None = None) -> SentimentResult:

@@ -51,7 +51,7 @@ def evaluate_setting(
     rows: Sequence[Labelled], settings: dict[str, Any] | None, foods: Any = None
 ) -> dict[str, Any]:
     """Leave-one-part-out macro-F1 for one setting (``None``: the lexicon's fixed thresholds)."""
-    base = lexicon_artifact()
+    lexicon = LexiconSentiment(lexicon_artifact())
     parts = sorted({r.part for r in rows})
     truth: list[str] = []
     pred: list[str] = []
@@ -59,10 +59,9 @@ def evaluate_setting(
     for held in parts:
         train = [r for r in rows if r.part != held]
         test = [r for r in rows if r.part == held]
-        artifact = dict(base)
-        if settings is not None:
-            artifact["linear"] = fit_linear(base, train, settings)
-        model = LexiconSentiment(artifact)
+        model = lexicon.with_linear(
+            None if settings is None else fit_linear(lexicon, train, settings)
+        )
         p = [model.score(r.text).label for r in test]
         t = [r.label for r in test]
         per_part[held] = round(_macro_f1(t, p), 4)
@@ -76,10 +75,9 @@ def evaluate_setting(
     if foods is not None:
         from sklearn.metrics import roc_auc_score
 
-        artifact = dict(base)
-        if settings is not None:
-            artifact["linear"] = fit_linear(base, rows, settings)
-        model = LexiconSentiment(artifact)
+        model = lexicon.with_linear(
+            None if settings is None else fit_linear(lexicon, rows, settings)
+        )
         scores = [model.score(t).score for t in foods[0]]
         out["fine_foods_auc"] = round(float(roc_auc_score(foods[1], scores)), 4)
     return out
