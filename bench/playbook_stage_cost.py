@@ -14,7 +14,7 @@ import random
 import statistics
 import tempfile
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from winback.clock import FrozenClock
 from winback.events.model import Event
@@ -24,7 +24,7 @@ from winback.pipeline.stages import default_stages
 from winback.playbooks.engine import evaluate
 from winback.playbooks.loader import default_playbooks
 from winback.playbooks.model import Facts
-from winback.playbooks.stage import install_playbooks
+from winback.sources import Source
 from winback.store import migrate
 from winback.store.engine import make_engine
 from winback.store.eventlog import append_groups
@@ -58,9 +58,8 @@ def run(bodies: list[dict[str, object]], playbooks: bool) -> float:
     events = [parse_event(b) for b in bodies]
     for i in range(0, len(events), 5000):
         append_groups(engine, [events[i : i + 5000]], NOW)
-    stages = default_stages()
-    if playbooks:
-        stages = install_playbooks(stages, default_playbooks(), timedelta(hours=72))
+    book = Source.fixed("playbooks", default_playbooks()) if playbooks else None
+    stages = default_stages(playbooks=book)
     processor = Processor(engine, stages, FrozenClock(NOW), batch_size=500)
     start = time.perf_counter()
     processor.run_until_idle()

@@ -28,7 +28,6 @@ import math
 import platform
 import statistics
 import time
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -38,50 +37,22 @@ from sklearn.metrics import roc_auc_score
 
 from winback.clock import FrozenClock
 from winback.customers.features import MAX_SIGNALS, RETENTION_DAYS, Profile, compute_features
-from winback.customers.profile import Customer, apply_event
+from winback.customers.profile import apply_event
 from winback.events.model import Event
 from winback.events.schema import parse_event
-from winback.pipeline.stage import EventContext
+from winback.pipeline.context import EventContext
+from winback.pipeline.memory import MemoryUnit
+from winback.pipeline.stages.risk import RiskStage
 from winback.risk.coldstart import ColdStartScorer
 from winback.risk.history import MODEL_CATEGORICAL, MODEL_NUMERIC, history_dataset
 from winback.risk.model import ModelScorer
-from winback.risk.scoring import CustomerRisk, RiskResult, Scorer
-from winback.risk.stage import RiskStage
+from winback.risk.scoring import Scorer
 from winback.risk.training import fit_churn_model
 from winback.sim.generator import SimConfig, Simulation
 from winback.text.analyzer import TextAnalyzer
 
 RESULTS = Path(__file__).parent / "results"
 ANALYZER = TextAnalyzer()  # the text stage's default model, as the processor runs it
-
-
-@dataclass
-class MemoryUnit:
-    clock: FrozenClock
-    customers: dict[str, Customer] = field(default_factory=dict)
-    risks: dict[str, CustomerRisk] = field(default_factory=dict)
-    jumps: int = 0
-
-    def customer(self, customer_id: str) -> Customer | None:
-        return self.customers.get(customer_id)
-
-    def customer_risk(self, customer_id: str) -> CustomerRisk | None:
-        return self.risks.get(customer_id)
-
-    def open_case(self, customer_id: str) -> Any:
-        return None  # no cases here: the benchmark measures the risk stage alone
-
-    def resolved_case(self, customer_id: str) -> Any:
-        return None
-
-    def sla_state(self, case: Any) -> Any:
-        return None
-
-    def save_customer_risk(self, risk: CustomerRisk) -> None:
-        self.risks[risk.customer_id] = risk
-
-    def emit(self, topic: str, key: str, payload: dict[str, Any], case: Any = None) -> None:
-        self.jumps += 1
 
 
 def to_events(bodies: list[dict[str, Any]]) -> list[Event]:
@@ -142,11 +113,12 @@ def replay(
         ctx = EventContext(event=event, customer=customer)
         text = event.text
         if text and text.strip():  # what the text stage leaves (not timed: its own benchmark)
-            ctx.results["text"] = ANALYZER.analyze(text)
+            ctx.text = ANALYZER.analyze(text)
         started = time.perf_counter_ns()
-        stage.process(ctx, unit)  # type: ignore[arg-type]
+        stage.process(ctx, unit)
         times.append((time.perf_counter_ns() - started) / 1000)
-        result: RiskResult = ctx.results["risk"]
+        result = ctx.risk
+        assert result is not None
         paths.setdefault(event.customer_id, []).append((event.occurred_at, result.probability))
     return times, snapshots, rescored, paths
 
@@ -209,7 +181,7 @@ def heavy_customer(samples: int = 1000) -> dict[str, Any]:
         unit.customers["heavy"] = customer
         ctx = EventContext(event=event, customer=customer)
         started = time.perf_counter_ns()
-        stage.process(ctx, unit)  # type: ignore[arg-type]
+        stage.process(ctx, unit)
         if i >= MAX_SIGNALS:
             times.append((time.perf_counter_ns() - started) / 1000)
     return {

@@ -8,7 +8,8 @@ smoke run; ``--help`` for the knobs.
    whose first-response deadline falls inside the measuring window (spread evenly over
    ``--window`` seconds, plus a burst of ``--burst`` timers due at the same instant); the rest
    are due days to weeks later, on background cases.
-2. The real :class:`~winback.sla.service.TimerService` (the one ``winback serve`` runs) starts
+2. The real :class:`~winback.services.sla_timers.TimerService` (the one ``winback serve``
+   runs) starts
    in a thread with the default poll cap, and fires every due timer with its full effects
    (claim, timeline entry, outbox message, clock state, replacement timers) on the wall clock.
 3. Firing delay per timer = the moment its batch *committed* minus its ``due_at``; also reported
@@ -41,15 +42,16 @@ from typing import Any
 import sqlalchemy as sa
 
 from winback.clock import SystemClock
+from winback.services.sla_timers import Fired, TimerService
 from winback.sla.config import parse_sla
 from winback.sla.engine import SlaEngine, SlaUpdate
 from winback.sla.policy import CaseFacts
-from winback.sla.service import Fired, TimerService
 from winback.sla.tracking import SlaState
 from winback.store import migrate
 from winback.store.engine import make_engine, write_connection
 from winback.store.sla_store import write_sla
 from winback.store.tables import case_sla, cases, customers, sla_timers
+from winback.workers import LoopWorker
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
@@ -246,7 +248,14 @@ def main(argv: list[str] | None = None) -> int:
 
     service.fire_due = recording_fire_due  # type: ignore[method-assign]
     stop = threading.Event()
-    thread = threading.Thread(target=service.run_forever, args=(stop,), daemon=True)
+    worker = LoopWorker(
+        "sla-timers",
+        service.round,
+        stop=stop,
+        wait=service.wait,
+        on_start=service.recompute_on_change,
+    )
+    thread = threading.Thread(target=worker.run, daemon=True)
     thread.start()
     end_of_window = window_start + timedelta(seconds=args.window + 5)
     while datetime.now(UTC) < end_of_window or len(commits) < args.due:

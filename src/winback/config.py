@@ -48,7 +48,7 @@ class Settings(BaseSettings):
         description="Apply pending migrations when `serve` starts on SQLite.",
     )
     log_level: Literal["debug", "info", "warning", "error"] = "info"
-    # Cases and SLA clocks (issue 6; docs/cases.md, docs/sla.md).
+    # Cases and SLA clocks (docs/cases.md, docs/sla.md).
     case_reopen_window_hours: float = Field(
         default=72,
         ge=0,
@@ -85,6 +85,13 @@ class Settings(BaseSettings):
         ge=0,
         le=1440,
         description="An agent offline this long has their open cases re-queued.",
+    )
+    config_check_seconds: float = Field(
+        default=1.0,
+        gt=0,
+        le=3600,
+        description="How often each process looks at the configuration files (and the active "
+        "models) for changes; a changed file applies everywhere within this time, no restart.",
     )
     playbooks: bool = Field(
         default=True,

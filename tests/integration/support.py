@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 
 from winback.api.app import create_app
-from winback.bootstrap import build_container
+from winback.bootstrap import build_runtime
 from winback.clock import FrozenClock
 from winback.config import Settings
 from winback.events.ingest import GroupOutcome
@@ -69,6 +69,6 @@ def api_app(tmp_path: Path, now: datetime, **settings: Any) -> tuple[TestClient,
         models_dir=tmp_path / "models",
         **settings,
     )
-    container = build_container(config, FrozenClock(now))
+    container = build_runtime(config, FrozenClock(now))
     migrate.upgrade(container.engine)
     return TestClient(create_app(container)), config, container.engine

@@ -10,15 +10,16 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from winback.cases.lifecycle import IllegalTransition
 from winback.clock import FrozenClock
+from winback.errors import AnotherOpenCase, IdempotencyKeyReused, IllegalTransition
+from winback.pipeline.context import EventContext
+from winback.pipeline.ports import Stage, Unit
 from winback.pipeline.processor import Processor
-from winback.pipeline.stage import EventContext, Stage, Unit
 from winback.pipeline.stages import default_stages
+from winback.services.cases import perform_action
+from winback.services.sla_timers import TimerService
 from winback.sla.config import SlaConfig, parse_sla
 from winback.sla.engine import SlaEngine
-from winback.sla.service import TimerService
-from winback.store.case_commands import ActionConflict, perform_action
 from winback.store.sla_store import load_sla_states
 from winback.store.tables import case_sla, case_timeline, cases, outbox, sla_timers
 
@@ -45,7 +46,7 @@ CONFIG = parse_sla(
 
 
 def run(engine: Engine, clock: FrozenClock, config: SlaConfig = CONFIG, **kw: Any) -> Processor:
-    processor = Processor(engine, default_stages(config, **kw), clock)
+    processor = Processor(engine, default_stages(sla=SlaEngine(config), **kw), clock)
     processor.run_until_idle()
     return processor
 
@@ -157,7 +158,7 @@ def test_a_retried_action_with_its_idempotency_key_has_one_effect(engine: Engine
     assert (first.replayed, again.replayed) == (False, True)
     assert again.case["version"] == first.case["version"]
     assert kinds(engine, case_id).count("case.note") == 1
-    with pytest.raises(ActionConflict, match="different request"):
+    with pytest.raises(IdempotencyKeyReused, match="different request"):
         act(engine, clock, case_id, "note", text="something else", key="k-1")
 
 
@@ -213,8 +214,24 @@ def test_timers_fire_at_their_deadline_once_with_their_effects(engine: Engine) -
     assert all(f.applied for f in fired)
     [case] = rows(engine, sa.select(cases).where(cases.c.id == case_id))
     assert (case.priority, case.owner) == ("P2", "team-lead")
-    assert count(engine, outbox, outbox.c.topic == "sla.escalation") == 1
+    # Every escalation reaches the outbox (one rule for all timeline entries); the one with
+    # people to notify names them.
+    notified = [
+        r.payload["notify"]
+        for r in rows(
+            engine,
+            sa.select(outbox).where(outbox.c.topic == "sla.escalation").order_by(outbox.c.id),
+        )
+    ]
+    assert notified == ["lead", None]
     assert count(engine, outbox, outbox.c.topic == "sla.breached") == 1
+    # The priority and owner changes an escalation makes reach the outbox too.
+    by_sla = [
+        r.topic
+        for r in rows(engine, sa.select(outbox).order_by(outbox.c.id))
+        if r.payload.get("actor") == "winback:sla"
+    ]
+    assert by_sla[-2:] == ["case.escalated", "case.assigned"]
     assert kinds(engine, case_id)[-5:] == [
         "sla.breached",
         "sla.escalated",
@@ -290,7 +307,7 @@ def test_an_agent_acting_mid_batch_makes_the_processor_retry_and_both_changes_st
                 self.done = True
                 act(engine, clock, case_id, "assign", owner="ana")
 
-    stages: list[Stage] = [AgentActsMidBatch(), *default_stages(CONFIG)]
+    stages: list[Stage] = [AgentActsMidBatch(), *default_stages(sla=SlaEngine(CONFIG))]
     log_events(engine, clock.now(), body("second", "complaint", "cus-1"))
     Processor(engine, stages, clock).run_until_idle()
     [case] = rows(engine, sa.select(cases).where(cases.c.id == case_id))
@@ -331,7 +348,7 @@ def test_reopening_by_hand_is_refused_while_the_customer_has_another_open_case(
     clock.advance(timedelta(days=4, minutes=1))  # outside the re-open window: a new case
     second = open_case(engine, clock)
     assert second != first
-    with pytest.raises(ActionConflict, match="already has another open case"):
+    with pytest.raises(AnotherOpenCase, match="already has another open case"):
         act(engine, clock, first, "reopen")
     [case] = rows(engine, sa.select(cases).where(cases.c.id == first))
     assert case.status == "resolved"

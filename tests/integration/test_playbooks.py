@@ -234,9 +234,9 @@ def test_rules_check(tmp_path: Path) -> None:
 def test_a_playbook_names_the_sla_policy_and_it_sticks(
     sqlite_engine: Engine, frozen_clock: FrozenClock, tmp_path: Path
 ) -> None:
+    from winback.services.cases import perform_action
     from winback.sla.config import SlaConfig, load_sla_config
     from winback.sla.engine import SlaEngine
-    from winback.store.case_commands import perform_action
     from winback.store.tables import case_sla
 
     (tmp_path / "sla.yaml").write_text(
@@ -286,5 +286,5 @@ def test_a_playbook_names_the_sla_policy_and_it_sticks(
 def test_the_kill_switch_falls_back_to_the_builtin_rule(tmp_path: Path) -> None:
     on = load_settings(models_dir=tmp_path)
     off = load_settings(models_dir=tmp_path, playbooks=False)
-    assert [s.name for s in build_stages(on)][3:6] == ["playbooks", "decision", "playbook_actions"]
+    assert [s.name for s in build_stages(on)][3:6] == ["playbooks", "case", "sla"]
     assert "playbooks" not in [s.name for s in build_stages(off)]

@@ -15,8 +15,9 @@ from sqlalchemy.exc import IntegrityError
 
 from winback.cases.model import OPEN_STATUSES
 from winback.clock import FrozenClock
+from winback.pipeline.context import EventContext
+from winback.pipeline.ports import Stage, Unit
 from winback.pipeline.processor import Processor, RoundResult, processor_lag, read_cursor
-from winback.pipeline.stage import EventContext, Stage, Unit
 from winback.pipeline.stages import default_stages
 from winback.store.eventlog import last_seq
 from winback.store.tables import (
@@ -430,7 +431,7 @@ def test_a_failing_first_stage_leaves_no_partial_effects(
 
 
 # -- state that moved underneath --------------------------------------------------------------
-def test_a_case_changed_by_someone_else_mid_batch_makes_the_batch_retry_from_fresh_state(
+def test_a_case_changed_by_someone_else_mid_batch_is_redone_at_once_from_fresh_locked_state(
     engine: Engine, frozen_clock: FrozenClock
 ) -> None:
     log_events(engine, NOW, body("open", "complaint", "cus-a"))
@@ -451,8 +452,9 @@ def test_a_case_changed_by_someone_else_mid_batch_makes_the_batch_retry_from_fre
 
     work = processor(engine, frozen_clock, [*default_stages(), AgentResolvesMeanwhile()])
 
-    assert work.run_once() == RoundResult(retried=True)
-    assert work.run_once() == RoundResult(processed=1)
+    # The version check fails; the batch is redone in the same round with its cases locked.
+    assert work.run_once() == RoundResult(processed=1, redone_locked=True)
+    assert work.run_once() == RoundResult()
     assert snapshot(engine).cases == [
         ("cus-a", "new", "P2", 1, None, "signal"),
         ("cus-a", "resolved", "P3", 1, None, "open"),

@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 
 from winback.api.app import create_app
-from winback.bootstrap import build_container, build_stages
+from winback.bootstrap import build_runtime, build_stages
 from winback.clock import FrozenClock
 from winback.config import load_settings
 from winback.pipeline.processor import Processor
@@ -46,8 +46,10 @@ def client(
         database_url=str(engine.url.render_as_string(hide_password=False)),
         config_dir=config_dir,
         models_dir=tmp_path / "models",
+        # The tests edit configuration files and act at once: look at them on every use.
+        config_check_seconds=1e-6,
     )
-    container = build_container(settings, frozen_clock)
+    container = build_runtime(settings, frozen_clock)
     container.engine.dispose()
     container.engine = engine
     with TestClient(create_app(container)) as test_client:
@@ -260,7 +262,7 @@ def test_the_routing_loop_assigns_without_being_asked(
     import threading
     import time
 
-    from winback.bootstrap import start_routing
+    from winback.bootstrap import build_workers
 
     log_events(engine, frozen_clock.now(), body("e1", "complaint", "c1"))
     process(engine, frozen_clock, config_dir, tmp_path)
@@ -268,15 +270,17 @@ def test_the_routing_loop_assigns_without_being_asked(
         config_dir=config_dir, models_dir=tmp_path / "models", routing_interval_seconds=0.05
     )
     stop = threading.Event()
-    thread = start_routing(settings, engine, stop, frozen_clock)
-    assert thread is not None
+    [routing] = [
+        w for w in build_workers(settings, engine, stop, clock=frozen_clock) if "routing" in w.name
+    ]
+    routing.start()
     try:
         deadline = time.monotonic() + 30
         while case_of(engine, "c1").owner is None and time.monotonic() < deadline:
             time.sleep(0.05)
     finally:
-        stop.set()
-        thread.join(10)
+        routing.stop()
     assert case_of(engine, "c1").owner in {"ana", "bo"}
+    assert routing.health()["rounds"] >= 1
     off = load_settings(models_dir=tmp_path / "models", routing_interval_seconds=0)
-    assert start_routing(off, engine, stop) is None
+    assert not [w for w in build_workers(off, engine, stop) if "routing" in w.name]

@@ -22,10 +22,9 @@ from winback.config import Settings
 from winback.events.schema import parse_event
 from winback.models.registry import ModelRegistry
 from winback.pipeline.processor import Processor
-from winback.pipeline.stages import default_stages
+from winback.pipeline.stages import RiskStage, default_stages
 from winback.risk.coldstart import COLD_START_VERSION
 from winback.risk.model import ModelScorer
-from winback.risk.stage import RiskStage
 from winback.sim.generator import SimConfig, Simulation
 from winback.store import migrate
 from winback.store.eventlog import append_groups
@@ -241,9 +240,9 @@ def test_train_and_evaluate_from_a_csv(tmp_path: Path) -> None:
 
 
 def test_an_sla_breach_the_customer_suffered_counts_from_their_next_event(engine: Engine) -> None:
+    from winback.services.sla_timers import TimerService
     from winback.sla.config import parse_sla
     from winback.sla.engine import SlaEngine
-    from winback.sla.service import TimerService
 
     config = parse_sla(
         {"policies": [{"name": "fast", "targets": {"first_response": "1h", "resolution": "8h"}}]}
@@ -251,7 +250,7 @@ def test_an_sla_breach_the_customer_suffered_counts_from_their_next_event(engine
     start = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)  # a Tuesday, business hours
     clock = FrozenClock(start)
     log_events(engine, start, body("s-1", "complaint", "cus-1", occurred_at=start.isoformat()))
-    Processor(engine, default_stages(config), clock).run_until_idle()
+    Processor(engine, default_stages(sla=SlaEngine(config)), clock).run_until_idle()
     [before] = rows(engine, sa.select(customer_risk))
     assert before.features["sla_breaches_7d"] == 0
     clock.advance(timedelta(hours=2))  # nobody answered within the hour
@@ -259,7 +258,7 @@ def test_an_sla_breach_the_customer_suffered_counts_from_their_next_event(engine
     assert any(f.kind == "breach" for f in fired)
     later = clock.now().isoformat()
     log_events(engine, clock.now(), body("s-2", "message", "cus-1", occurred_at=later, text="?"))
-    Processor(engine, default_stages(config), clock).run_until_idle()
+    Processor(engine, default_stages(sla=SlaEngine(config)), clock).run_until_idle()
     [after] = rows(engine, sa.select(customer_risk))
     assert after.features["sla_breaches_7d"] == 1
     assert after.probability > before.probability

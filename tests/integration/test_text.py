@@ -16,15 +16,15 @@ from winback.bootstrap import build_processor, build_stages
 from winback.clock import FrozenClock
 from winback.config import Settings
 from winback.models.registry import ModelRegistry
+from winback.pipeline.context import EventContext
+from winback.pipeline.ports import Unit
 from winback.pipeline.processor import Processor
-from winback.pipeline.stage import EventContext, Unit
-from winback.pipeline.stages import default_stages
+from winback.pipeline.stages import TextStage, default_stages
 from winback.store import queries
 from winback.store.tables import event_failures, event_text, events
 from winback.text.analyzer import TrainedTextModel
 from winback.text.build import DEFAULT_VERSION
 from winback.text.loading import install_log_redaction
-from winback.text.stage import TextStage
 from winback.text.trainable import TextClassifier
 
 from .support import api_app, body, count, log_events, nps, rows
@@ -84,7 +84,7 @@ class _Reads:
         self.seen: list[Any] = []
 
     def process(self, ctx: EventContext, unit: Unit) -> None:
-        self.seen.append(ctx.results.get("text"))
+        self.seen.append(ctx.text)
 
 
 def test_later_stages_see_the_analysis(sqlite_engine: Engine) -> None:
@@ -147,7 +147,7 @@ def test_raw_pii_never_reaches_the_logs(
     for raw in (EMAIL, CARD, PHONE, "4111111111111111"):
         assert raw not in logged
     # the text stage's own debug line carries the redacted copy only
-    assert any(r.name == "winback.text.stage" for r in caplog.records)
+    assert any(r.name == "winback.pipeline.stages.text" for r in caplog.records)
 
 
 def test_the_active_trained_model_replaces_the_default(tmp_path: Path) -> None:

@@ -1,103 +1,44 @@
-"""The foundation's stages, run on an in-memory Unit (no database)."""
+"""The foundation's stages, run on the shipped in-memory unit (no database)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from itertools import count
 from typing import Any
 
 import pytest
 
-from winback.cases.model import CaseStatus, RecoveryCase, TimelineEntry
+from winback.cases.effects import Effect, effects_of
+from winback.cases.model import CaseStatus
 from winback.cases.rules import RULE_VERSION
+from winback.cases.transitions import PROCESSOR_ACTOR, Change
 from winback.clock import FrozenClock
-from winback.customers.profile import Customer
 from winback.events.model import Event
-from winback.pipeline.stage import EventContext, Stage, Unit
-from winback.pipeline.stages import (
-    PROCESSOR_ACTOR,
-    CustomerStateStage,
-    DecisionStage,
-    TimelineStage,
-    default_stages,
-)
+from winback.pipeline.context import EventContext
+from winback.pipeline.memory import MemoryUnit
+from winback.pipeline.ports import Stage, Unit
+from winback.pipeline.stages import CaseStage, CustomerStateStage, default_stages
 
 T0 = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
 
 
-@dataclass
-class FakeUnit:
-    """An in-memory :class:`Unit`: state in dicts, effects in lists."""
+class RecordingUnit(MemoryUnit):
+    """The shipped in-memory unit, also keeping every change recorded and every effect queued
+    as it came (not de-duplicated by key), so a stage writing twice would show."""
 
-    clock: FrozenClock
-    customers: dict[str, Customer] = field(default_factory=dict)
-    cases: list[RecoveryCase] = field(default_factory=list)
-    saved_cases: list[RecoveryCase] = field(default_factory=list)
-    links: list[tuple[RecoveryCase, str, str]] = field(default_factory=list)
-    timeline: list[tuple[RecoveryCase, TimelineEntry]] = field(default_factory=list)
-    # Every emit() call, not de-duplicated, so a stage emitting twice would show.
-    emitted: list[tuple[str, str, dict[str, Any], RecoveryCase | None]] = field(
-        default_factory=list
-    )
-    sla: dict[int, tuple[Any, list[Any]]] = field(default_factory=dict)
-    text: dict[str, Any] = field(default_factory=dict)  # issue 4: event id -> TextAnalysis
-    risks: dict[str, Any] = field(default_factory=dict)  # issue 5: customer id -> CustomerRisk
-    _ids: Any = field(default_factory=lambda: count(1))
+    def __init__(self, clock: FrozenClock) -> None:
+        super().__init__(clock)
+        self.changes: list[Change] = []
+        self.emitted: list[Effect] = []
 
-    def customer(self, customer_id: str) -> Customer | None:
-        return self.customers.get(customer_id)
+    def record(self, change: Change, event: Event) -> None:
+        self.changes.append(change)
+        self.emitted.extend(effects_of(change.case, change.entries))
+        super().record(change, event)
 
-    def save_customer(self, customer: Customer) -> None:
-        self.customers[customer.id] = customer
-
-    def customer_risk(self, customer_id: str) -> Any:
-        return self.risks.get(customer_id)
-
-    def save_customer_risk(self, risk: Any) -> None:
-        self.risks[risk.customer_id] = risk
-
-    def open_case(self, customer_id: str) -> RecoveryCase | None:
-        found = [c for c in self.cases if c.customer_id == customer_id and c.is_open]
-        assert len(found) <= 1, "the fake's own invariant: one open case per customer"
-        return found[0] if found else None
-
-    def add_case(self, case: RecoveryCase) -> None:
-        assert self.open_case(case.customer_id) is None, "a second open case was added"
-        case.id = next(self._ids)
-        self.cases.append(case)
-
-    def save_case(self, case: RecoveryCase) -> None:
-        self.saved_cases.append(case)
-
-    def link_event(self, case: RecoveryCase, event: Event, role: str) -> None:
-        self.links.append((case, event.event_id, role))
-
-    def append_timeline(self, case: RecoveryCase, entry: TimelineEntry) -> None:
-        self.timeline.append((case, entry))
-
-    def emit(
-        self, topic: str, key: str, payload: dict[str, Any], case: RecoveryCase | None = None
-    ) -> None:
-        self.emitted.append((topic, key, payload, case))
-
-    # -- issue 6: re-opening and SLA clocks ------------------------------------------------
-    def resolved_case(self, customer_id: str) -> RecoveryCase | None:
-        found = [c for c in self.cases if c.customer_id == customer_id and c.status == "resolved"]
-        return found[-1] if found else None
-
-    def reopen_case(self, case: RecoveryCase) -> None:
-        assert self.open_case(case.customer_id) in (None, case)
-        self.saved_cases.append(case)
-
-    def sla_state(self, case: RecoveryCase) -> Any:
-        return self.sla.get(id(case), (None, []))[0]
-
-    def save_sla(self, case: RecoveryCase, state: Any, timers: list[Any]) -> None:
-        self.sla[id(case)] = (state, timers)
-
-    def save_text_analysis(self, event: Event, analysis: Any) -> None:
-        self.text[event.event_id] = analysis
+    def emit(self, effect: Effect) -> None:
+        self.emitted.append(effect)
+        super().emit(effect)
 
 
 _seq = count(1)
@@ -135,8 +76,8 @@ def nps(value: int, **kwargs: Any) -> Event:
 
 
 @pytest.fixture
-def unit(frozen_clock: FrozenClock) -> FakeUnit:
-    return FakeUnit(clock=frozen_clock)
+def unit(frozen_clock: FrozenClock) -> RecordingUnit:
+    return RecordingUnit(frozen_clock)
 
 
 def run(unit: Unit, *events: Event, stages: list[Stage] | None = None) -> list[EventContext]:
@@ -150,13 +91,13 @@ def run(unit: Unit, *events: Event, stages: list[Stage] | None = None) -> list[E
     return contexts
 
 
-def test_the_default_stages_run_customer_then_decision_then_timeline() -> None:
+def test_the_default_stages_run_customer_then_decision_then_case() -> None:
     names = [s.name for s in default_stages()]
-    assert names == ["customer_state", "text", "risk", "decision", "timeline", "sla"]
+    assert names == ["customer_state", "text", "risk", "decision", "case", "sla"]
 
 
 # -- customer state ---------------------------------------------------------------------------
-def test_an_event_creates_its_customer_and_puts_it_on_the_context(unit: FakeUnit) -> None:
+def test_an_event_creates_its_customer_and_puts_it_on_the_context(unit: RecordingUnit) -> None:
     [ctx] = run(unit, make_event("login", customer_fields={"email": "ana@example.com"}))
 
     assert ctx.customer is unit.customers["cus-1"]
@@ -165,7 +106,7 @@ def test_an_event_creates_its_customer_and_puts_it_on_the_context(unit: FakeUnit
     assert ctx.customer.updated_at == unit.clock.now()
 
 
-def test_later_events_update_the_same_customer(unit: FakeUnit) -> None:
+def test_later_events_update_the_same_customer(unit: RecordingUnit) -> None:
     run(
         unit,
         make_event("login", customer_fields={"plan": "basic"}),
@@ -180,12 +121,12 @@ def test_later_events_update_the_same_customer(unit: FakeUnit) -> None:
 
 
 # -- decision ---------------------------------------------------------------------------------
-def test_a_complaint_opens_a_new_case(unit: FakeUnit) -> None:
+def test_a_complaint_opens_a_new_case(unit: RecordingUnit) -> None:
     complaint = make_event("complaint", event_id="evt-c", text="Third time asking")
 
     [ctx] = run(unit, complaint)
 
-    [case] = unit.cases
+    [case] = unit.cases.values()
     assert ctx.case is case
     assert ctx.case_action == "opened"
     assert case.customer_id == "cus-1"
@@ -196,102 +137,114 @@ def test_a_complaint_opens_a_new_case(unit: FakeUnit) -> None:
     assert case.signal_count == 1
     assert case.decided_by == RULE_VERSION
     assert case.opened_at == case.updated_at == unit.clock.now()
-    assert unit.links == [(case, "evt-c", "trigger")]
+    assert unit.links == [(case.id, "evt-c", "trigger")]
 
 
-def test_a_second_signal_attaches_to_the_open_case(unit: FakeUnit) -> None:
+def test_a_second_signal_attaches_to_the_open_case(unit: RecordingUnit) -> None:
     first = make_event("complaint", event_id="evt-1")
     second = make_event("payment.failed", event_id="evt-2", amount=9.0, currency="EUR")
 
     _, ctx = run(unit, first, second)
 
-    [case] = unit.cases
+    [case] = unit.cases.values()
     assert ctx.case is case
     assert ctx.case_action == "attached"
     assert case.signal_count == 2
     assert case.trigger_event_id == "evt-1"
     assert case.category == "billing"  # the first signal had none; the attached one fills it
-    assert unit.saved_cases == [case]
-    assert unit.links == [(case, "evt-1", "trigger"), (case, "evt-2", "attached")]
+    assert [(c.case, c.action) for c in unit.changes] == [(case, "opened"), (case, "attached")]
+    assert unit.links == [(case.id, "evt-1", "trigger"), (case.id, "evt-2", "attached")]
 
 
 def test_an_attached_signal_can_raise_the_priority(
-    unit: FakeUnit, frozen_clock: FrozenClock
+    unit: RecordingUnit, frozen_clock: FrozenClock
 ) -> None:
     run(unit, nps(5))
     frozen_clock.advance(timedelta(minutes=5))
     run(unit, make_event("subscription.cancelled"))
 
-    [case] = unit.cases
+    [case] = unit.cases.values()
     assert case.priority == "P2"
     assert case.updated_at == frozen_clock.now()
     assert case.opened_at == frozen_clock.now() - timedelta(minutes=5)
 
 
-def test_an_attached_signal_never_lowers_the_priority(unit: FakeUnit) -> None:
+def test_an_attached_signal_never_lowers_the_priority(unit: RecordingUnit) -> None:
     run(unit, nps(0), make_event("complaint"), nps(6))
 
-    [case] = unit.cases
+    [case] = unit.cases.values()
     assert case.priority == "P2"
     assert case.signal_count == 3
 
 
-def test_an_attached_signal_does_not_replace_a_category(unit: FakeUnit) -> None:
+def test_an_attached_signal_does_not_replace_a_category(unit: RecordingUnit) -> None:
     run(unit, make_event("payment.failed"), make_event("subscription.cancelled"))
 
-    [case] = unit.cases
+    [case] = unit.cases.values()
     assert case.category == "billing"
 
 
-def test_an_event_that_is_no_signal_opens_nothing(unit: FakeUnit) -> None:
+def test_an_event_that_is_no_signal_opens_nothing(unit: RecordingUnit) -> None:
     contexts = run(unit, make_event("usage"), nps(7), make_event("login"))
 
-    assert unit.cases == []
+    assert unit.cases == {}
     assert unit.links == unit.timeline == []
     assert unit.emitted == []
     assert [(c.decision, c.case, c.case_action) for c in contexts] == [(None, None, None)] * 3
 
 
-def test_a_non_signal_event_leaves_an_open_case_alone(unit: FakeUnit) -> None:
+def test_a_non_signal_event_leaves_an_open_case_alone(unit: RecordingUnit) -> None:
     run(unit, make_event("complaint"), make_event("usage"))
 
-    [case] = unit.cases
+    [case] = unit.cases.values()
     assert case.signal_count == 1
-    assert unit.saved_cases == []
+    assert [c.action for c in unit.changes] == ["opened"]  # the usage event recorded nothing
 
 
-def test_customers_get_a_case_each(unit: FakeUnit) -> None:
+def test_customers_get_a_case_each(unit: RecordingUnit) -> None:
     run(unit, make_event("complaint", customer="a"), make_event("complaint", customer="b"))
 
-    assert sorted(c.customer_id for c in unit.cases) == ["a", "b"]
+    assert sorted(c.customer_id for c in unit.cases.values()) == ["a", "b"]
 
 
-def test_a_closed_case_does_not_take_new_signals_a_new_case_opens(unit: FakeUnit) -> None:
+def test_a_closed_case_does_not_take_new_signals_a_new_case_opens(unit: RecordingUnit) -> None:
     run(unit, make_event("complaint"))
-    unit.cases[0].status = CaseStatus.RESOLVED.value
+    unit.cases[1].status = CaseStatus.RESOLVED.value
 
     run(unit, make_event("complaint", event_id="evt-again"))
 
-    assert [(c.status, c.signal_count) for c in unit.cases] == [("resolved", 1), ("new", 1)]
-    assert unit.cases[1].trigger_event_id == "evt-again"
+    assert [(c.status, c.signal_count) for c in unit.cases.values()] == [
+        ("resolved", 1),
+        ("new", 1),
+    ]
+    assert unit.cases[2].trigger_event_id == "evt-again"
 
 
-def test_a_custom_rule_can_replace_the_built_in_one(unit: FakeUnit) -> None:
-    stages: list[Stage] = [CustomerStateStage(), DecisionStage(rule=lambda e: None)]
+class NeverDecides:
+    """A custom decision rule in place of the built-in one: it never asks for a case."""
+
+    name = "decision"
+
+    def process(self, ctx: EventContext, unit: Unit) -> None:
+        ctx.decision = None
+
+
+def test_a_custom_rule_can_replace_the_built_in_one(unit: RecordingUnit) -> None:
+    stages: list[Stage] = [CustomerStateStage(), NeverDecides(), CaseStage()]
 
     run(unit, make_event("complaint"), stages=stages)
 
-    assert unit.cases == []
+    assert unit.cases == {}
 
 
 # -- timeline and outbox ----------------------------------------------------------------------
-def test_opening_writes_one_timeline_entry_and_one_outbox_effect(unit: FakeUnit) -> None:
+def test_opening_writes_one_timeline_entry_and_one_outbox_effect(unit: RecordingUnit) -> None:
     complaint = make_event("complaint", event_id="evt-c")
 
     run(unit, complaint)
 
     [(case, entry)] = unit.timeline
-    assert case is unit.cases[0]
+    assert case is unit.cases[1]
     assert entry.kind == "case.opened"
     assert entry.actor == PROCESSOR_ACTOR
     assert entry.at == unit.clock.now()
@@ -305,16 +258,24 @@ def test_opening_writes_one_timeline_entry_and_one_outbox_effect(unit: FakeUnit)
         "decided_by": RULE_VERSION,
     }
     assert unit.emitted == [
-        (
+        Effect(
             "case.opened",
             "case.opened:evt-c",
-            {"customer_id": "cus-1", "at": unit.clock.now().isoformat(), **entry.data},
+            {
+                "customer_id": "cus-1",
+                "at": unit.clock.now().isoformat(),
+                "actor": PROCESSOR_ACTOR,
+                "summary": entry.summary,
+                **entry.data,
+            },
             case,
         )
     ]
 
 
-def test_attaching_writes_a_timeline_entry_and_an_outbox_effect_per_event(unit: FakeUnit) -> None:
+def test_attaching_writes_a_timeline_entry_and_an_outbox_effect_per_event(
+    unit: RecordingUnit,
+) -> None:
     run(unit, make_event("complaint", event_id="e1"), nps(2, event_id="e2"))
 
     assert [(e.kind, e.data["event_id"]) for _, e in unit.timeline] == [
@@ -323,24 +284,24 @@ def test_attaching_writes_a_timeline_entry_and_an_outbox_effect_per_event(unit: 
     ]
     assert unit.timeline[1][1].summary == "Signal attached: NPS 2 (detractor) (survey.response e2)"
     # Only the case effects (the risk stage may also emit risk.jumped, issue 5).
-    case_keys = [key for _, key, _, _ in unit.emitted if key.startswith("case.")]
+    case_keys = [fx.key for fx in unit.emitted if fx.key.startswith("case.")]
     assert case_keys == ["case.opened:e1", "case.attached:e2"]
 
 
-def test_each_event_writes_its_timeline_entry_and_effect_exactly_once(unit: FakeUnit) -> None:
+def test_each_event_writes_its_timeline_entry_and_effect_exactly_once(unit: RecordingUnit) -> None:
     events = [make_event("complaint", event_id=f"e{i}") for i in range(5)]
 
     run(unit, *events)
 
     assert [e.data["event_id"] for _, e in unit.timeline] == [f"e{i}" for i in range(5)]
-    case_keys = [key for _, key, _, _ in unit.emitted if key.startswith("case.")]
+    case_keys = [fx.key for fx in unit.emitted if fx.key.startswith("case.")]
     assert case_keys == ["case.opened:e0", *(f"case.attached:e{i}" for i in range(1, 5))]
 
 
-def test_the_timeline_stage_alone_writes_nothing_without_a_decision(unit: FakeUnit) -> None:
+def test_the_case_stage_alone_writes_nothing_without_a_decision(unit: RecordingUnit) -> None:
     ctx = EventContext(event=make_event("complaint"))
 
-    TimelineStage().process(ctx, unit)
+    CaseStage().process(ctx, unit)
 
     assert unit.timeline == []
     assert unit.emitted == []

@@ -1,4 +1,4 @@
-"""The FastAPI application, built from a :class:`~winback.bootstrap.Container`."""
+"""The FastAPI application, built from a :class:`~winback.bootstrap.Runtime`."""
 
 from __future__ import annotations
 
@@ -12,12 +12,12 @@ from fastapi.openapi.utils import get_openapi
 import winback
 from winback.api import cases, customers, errors, events, health, remedies, routing
 from winback.api.metrics import Metrics
-from winback.bootstrap import Container
+from winback.bootstrap import Runtime
 from winback.events.schema import EventBatchIn
-from winback.pipeline.worker import ProcessorRunner
+from winback.runner import ProcessorRunner
 
 
-def create_app(container: Container, runner: ProcessorRunner | None = None) -> FastAPI:
+def create_app(container: Runtime, runner: ProcessorRunner | None = None) -> FastAPI:
     """Build the app. With ``runner``, the processor starts and stops with the app."""
 
     @asynccontextmanager

@@ -9,31 +9,22 @@ body again returns the first answer with ``replayed: true``.
 
 from __future__ import annotations
 
-import functools
-import logging
 from datetime import datetime
-from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Header, HTTPException
+from fastapi import APIRouter, Header
 from pydantic import BaseModel, Field
 from sqlalchemy.engine import Connection
 
-from winback.api.deps import ContainerDep
-from winback.api.errors import ErrorBody, error_response
-from winback.api.remedies import remedy_catalogue
+from winback.api.deps import RuntimeDep
+from winback.api.errors import ErrorBody
 from winback.api.schemas import CaseRead
-from winback.bootstrap import Container
-from winback.cases.lifecycle import ActionError
-from winback.remedies.service import REMEDY_ACTIONS, perform_remedy_action
-from winback.sla.config import SLA_FILE, SlaConfigError, load_sla_config
-from winback.sla.engine import SlaEngine
-from winback.store.case_commands import ActionConflict, CaseNotFound, perform_action
-from winback.store.sla_store import load_sla_states
-from winback.store.tables import sla_timers
+from winback.bootstrap import Runtime
+from winback.services.cases import perform_action
+from winback.services.remedies import REMEDY_ACTIONS, perform_remedy_action
+from winback.store.sla_store import case_timers, load_sla_states
 
 router = APIRouter(tags=["cases"])
-log = logging.getLogger(__name__)
 
 ActionName = Literal[
     "acknowledge",
@@ -48,7 +39,7 @@ ActionName = Literal[
     "reopen",
     "close",
     "cancel",
-    # issue 7: remedies (docs/remedies.md)
+    # remedies (docs/remedies.md)
     "apply_remedy",
     "approve",
     "reject",
@@ -92,55 +83,12 @@ class CaseActionRead(BaseModel):
     replayed: bool
 
 
-@functools.lru_cache(maxsize=4)
-def _engine_for(config_dir: Path | None, stamp: float) -> SlaEngine:
-    return SlaEngine(load_sla_config(config_dir))
-
-
-_last_good: dict[Path | None, SlaEngine] = {}
-
-
-def sla_engine(container: Container) -> SlaEngine:
-    """The SLA engine for the current ``sla.yaml`` (re-read when the file changes).
-
-    A file broken while the server runs keeps the last good configuration (and logs why):
-    ``serve`` refused to start on a broken one, so there always is one.
-    """
-    config_dir = container.settings.config_dir
-    path = None if config_dir is None else config_dir / SLA_FILE
-    stamp = path.stat().st_mtime if path is not None and path.exists() else 0.0
-    try:
-        engine = _engine_for(config_dir, stamp)
-    except SlaConfigError as exc:
-        if config_dir not in _last_good:
-            raise
-        log.warning("keeping the last good SLA configuration: %s", exc)
-        return _last_good[config_dir]
-    _last_good[config_dir] = engine
-    return engine
-
-
-def case_sla_view(conn: Connection, container: Container, case_id: int) -> dict[str, Any] | None:
+def case_sla_view(conn: Connection, runtime: Runtime, case_id: int) -> dict[str, Any] | None:
     state = load_sla_states(conn, [case_id]).get(case_id)
     if state is None:
         return None
-    view = sla_engine(container).metrics(state, container.clock.now())
-    rows = conn.execute(
-        sla_timers.select()
-        .where(sla_timers.c.case_id == case_id)
-        .order_by(sla_timers.c.due_at, sla_timers.c.id)
-    )
-    view["timers"] = [
-        {
-            "metric": r.metric,
-            "kind": r.kind,
-            "level": r.level,
-            "cycle": r.generation,
-            "due_at": r.due_at,
-            "fired_at": r.fired_at,
-        }
-        for r in rows
-    ]
+    view = runtime.sources.sla.get().metrics(state, runtime.clock.now())
+    view["timers"] = case_timers(conn, case_id)
     return view
 
 
@@ -148,45 +96,43 @@ def case_sla_view(conn: Connection, container: Container, case_id: int) -> dict[
     "/v1/cases/{case_id}/actions",
     response_model=CaseActionRead,
     summary="Act on a case: acknowledge, assign, note, reply, wait, resume, escalate, resolve…",
-    responses={404: {"model": ErrorBody}, 409: {"model": ErrorBody}, 422: {"model": ErrorBody}},
+    responses={
+        403: {"model": ErrorBody},
+        404: {"model": ErrorBody},
+        409: {"model": ErrorBody},
+        422: {"model": ErrorBody},
+    },
 )
 def act_on_case(
     case_id: int,
     body: CaseActionIn,
-    container: ContainerDep,
+    container: RuntimeDep,
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
 ) -> Any:
     params = body.model_dump(exclude={"action", "actor", "idempotency_key"}, exclude_none=True)
     key = idempotency_key or body.idempotency_key
-    try:
-        if body.action in REMEDY_ACTIONS:  # issue 7: remedies (docs/remedies.md)
-            result = perform_remedy_action(
-                container.engine,
-                container.clock,
-                remedy_catalogue(container),
-                case_id,
-                body.action,
-                body.actor,
-                params,
-                key,
-            )
-        else:
-            result = perform_action(
-                container.engine,
-                container.clock,
-                sla_engine(container),
-                case_id,
-                body.action,
-                body.actor,
-                params,
-                key,
-            )
-    except CaseNotFound:
-        raise HTTPException(404, f"no case {case_id}") from None
-    except ActionError as exc:
-        return error_response(exc.status_code, exc.message, **exc.details)
-    except ActionConflict as exc:
-        return error_response(409, str(exc))
+    if body.action in REMEDY_ACTIONS:
+        result = perform_remedy_action(
+            container.engine,
+            container.clock,
+            container.sources.remedies.get(),
+            case_id,
+            body.action,
+            body.actor,
+            params,
+            key,
+        )
+    else:
+        result = perform_action(
+            container.engine,
+            container.clock,
+            container.sources.sla.get(),
+            case_id,
+            body.action,
+            body.actor,
+            params,
+            key,
+        )
     return CaseActionRead(
         case=CaseRead(**result.case), entries=result.entries, replayed=result.replayed
     )

@@ -14,7 +14,7 @@ from fastapi import APIRouter, HTTPException, Query
 from winback.api.case_actions import case_sla_view
 from winback.api.case_actions import router as actions_router
 from winback.api.customers import risk_view
-from winback.api.deps import ConnectionDep, ContainerDep
+from winback.api.deps import ConnectionDep, RuntimeDep
 from winback.api.errors import ErrorBody
 from winback.api.schemas import CaseDetailRead, CasePage, CaseRead
 from winback.cases.lifecycle import allowed_actions
@@ -71,7 +71,7 @@ def list_cases(
     summary="One case with its timeline and the events that triggered it",
     responses={404: {"model": ErrorBody}},
 )
-def get_case(case_id: int, conn: ConnectionDep, container: ContainerDep) -> CaseDetailRead:
+def get_case(case_id: int, conn: ConnectionDep, container: RuntimeDep) -> CaseDetailRead:
     case = queries.get_case(
         conn, case_id, redact_text=container.settings.text_display == "redacted"
     )

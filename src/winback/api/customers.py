@@ -10,7 +10,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, HTTPException, Query
 from sqlalchemy.engine import Connection
 
-from winback.api.deps import ConnectionDep, ContainerDep
+from winback.api.deps import ConnectionDep, RuntimeDep
 from winback.api.errors import ErrorBody
 from winback.api.schemas import (
     CustomerRead,
@@ -29,7 +29,7 @@ router = APIRouter(tags=["customers"])
     summary="A customer: profile, open case and recent events",
     responses={404: {"model": ErrorBody}},
 )
-def get_customer(customer_id: str, conn: ConnectionDep, container: ContainerDep) -> CustomerRead:
+def get_customer(customer_id: str, conn: ConnectionDep, container: RuntimeDep) -> CustomerRead:
     customer = queries.get_customer(
         conn, customer_id, redact_text=container.settings.text_display == "redacted"
     )

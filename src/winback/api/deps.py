@@ -13,11 +13,11 @@ from fastapi import Depends, Request
 from sqlalchemy.engine import Connection
 
 from winback.api.metrics import Metrics
-from winback.bootstrap import Container
+from winback.bootstrap import Runtime
 
 
-async def get_container(request: Request) -> Container:
-    container: Container = request.app.state.container
+async def get_container(request: Request) -> Runtime:
+    container: Runtime = request.app.state.container
     return container
 
 
@@ -26,11 +26,11 @@ async def get_metrics(request: Request) -> Metrics:
     return metrics
 
 
-def get_connection(container: Annotated[Container, Depends(get_container)]) -> Iterator[Connection]:
+def get_connection(container: Annotated[Runtime, Depends(get_container)]) -> Iterator[Connection]:
     with container.engine.connect() as conn:
         yield conn
 
 
-ContainerDep = Annotated[Container, Depends(get_container)]
+RuntimeDep = Annotated[Runtime, Depends(get_container)]
 MetricsDep = Annotated[Metrics, Depends(get_metrics)]
 ConnectionDep = Annotated[Connection, Depends(get_connection)]

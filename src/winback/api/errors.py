@@ -2,6 +2,11 @@
 
 ``errors`` (for 422) lists ``{"path", "message"}`` per problem, e.g.
 ``{"path": "events[3].score.value", "message": "nps score must be between 0 and 10"}``.
+
+The application's refusals (:mod:`winback.errors`) become HTTP here and only here: the status
+comes from the error's class (:data:`STATUS`, looked up along its ancestors, so a new leaf
+inherits its parent's status) and ``error`` is the error's own specific code
+(``illegal_transition``, ``remedy_refused``, ``role_not_allowed``…).
 """
 
 from __future__ import annotations
@@ -15,6 +20,15 @@ from fastapi.responses import Response
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from winback.errors import Conflict, Forbidden, InvalidInput, NotFound, WinbackError
+
+STATUS: dict[type[WinbackError], int] = {
+    InvalidInput: 422,
+    NotFound: 404,
+    Conflict: 409,
+    Forbidden: 403,
+}
+
 _CODES = {
     400: "bad_request",
     404: "not_found",
@@ -22,6 +36,8 @@ _CODES = {
     409: "conflict",
     413: "payload_too_large",
     422: "validation_failed",
+    429: "too_many_requests",
+    500: "internal_error",
     503: "unavailable",
 }
 
@@ -55,7 +71,24 @@ def error_response(
     return json_response(body, status_code)
 
 
+def status_of(exc: WinbackError) -> int:
+    for cls in type(exc).__mro__:
+        if cls in STATUS:
+            return STATUS[cls]
+    return 500
+
+
+def winback_error_response(exc: WinbackError) -> Response:
+    """The HTTP answer to a refusal of the application layer."""
+    body: dict[str, Any] = {"error": exc.code, "message": exc.message, **exc.details}
+    return json_response(body, status_of(exc))
+
+
 def install(app: FastAPI) -> None:
+    @app.exception_handler(WinbackError)
+    async def _refused(_: Request, exc: WinbackError) -> Response:
+        return winback_error_response(exc)
+
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> Response:
         return error_response(exc.status_code, str(exc.detail))

@@ -17,7 +17,7 @@ from starlette.routing import Route
 
 from winback.api.errors import ErrorBody, error_response, json_response
 from winback.api.metrics import Metrics
-from winback.bootstrap import Container
+from winback.bootstrap import Runtime
 from winback.events.ingest import IngestClosed
 from winback.events.schema import EventValidationError, IngestResult, parse_events
 
@@ -51,7 +51,7 @@ async def _read_body(request: Request, limit: int) -> bytes:
 
 async def ingest(request: Request) -> Response:
     """Validate, commit durably, then answer (behaviour documented on ``post_events``)."""
-    container: Container = request.app.state.container
+    container: Runtime = request.app.state.container
     metrics: Metrics = request.app.state.metrics
     started = time.perf_counter()
     limit = container.settings.max_body_bytes

@@ -7,7 +7,7 @@ from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy.exc import SQLAlchemyError
 
-from winback.api.deps import ContainerDep, MetricsDep
+from winback.api.deps import MetricsDep, RuntimeDep
 from winback.api.errors import json_response
 from winback.api.schemas import Health, Readiness
 from winback.pipeline.processor import processor_lag
@@ -27,7 +27,7 @@ def healthz() -> Health:
     summary="Database reachable, migrations current; reports processor lag",
     responses={503: {"model": Readiness}},
 )
-def readyz(container: ContainerDep) -> Response:
+def readyz(container: RuntimeDep) -> Response:
     try:
         with container.engine.connect() as conn:
             behind = migrate.pending(conn)

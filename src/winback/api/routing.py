@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-import functools
 from datetime import timedelta
-from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from winback.api.case_actions import sla_engine
-from winback.api.deps import ContainerDep
+from winback.api.deps import RuntimeDep
 from winback.api.errors import ErrorBody
-from winback.bootstrap import Container
-from winback.routing.config import AGENTS_FILE, TEAMS_FILE, RoutingConfig, load_routing
-from winback.routing.service import load_agents, run_routing, save_agent
+from winback.services.routing import roster, run_routing, save_agent
 
 router = APIRouter(tags=["routing"])
 
@@ -34,25 +29,9 @@ class AgentIn(BaseModel):
     status: Literal["online", "away", "offline"] | None = None
 
 
-@functools.lru_cache(maxsize=4)
-def _config_for(config_dir: Path | None, stamp: tuple[float, float]) -> RoutingConfig:
-    return load_routing(config_dir)
-
-
-def routing_config(container: Container) -> RoutingConfig:
-    config_dir = container.settings.config_dir
-    stamps = [0.0, 0.0]
-    if config_dir is not None:
-        for i, name in enumerate((AGENTS_FILE, TEAMS_FILE)):
-            path = config_dir / name
-            stamps[i] = path.stat().st_mtime if path.exists() else 0.0
-    return _config_for(config_dir, (stamps[0], stamps[1]))
-
-
 @router.get("/v1/routing/agents", summary="Agents: YAML roster plus API changes")
-def list_agents(container: ContainerDep) -> dict[str, Any]:
-    with container.engine.connect() as conn:
-        agents = load_agents(conn, routing_config(container))
+def list_agents(container: RuntimeDep) -> dict[str, Any]:
+    agents = roster(container.engine, container.sources.routing.get())
     return {"agents": [a.as_dict() for a in sorted(agents.values(), key=lambda a: a.id)]}
 
 
@@ -61,19 +40,17 @@ def list_agents(container: ContainerDep) -> dict[str, Any]:
     summary="Create or change an agent (skills, capacity, tier, availability)",
     responses={422: {"model": ErrorBody}},
 )
-def put_agent(agent_id: str, body: AgentIn, container: ContainerDep) -> dict[str, Any]:
+def put_agent(agent_id: str, body: AgentIn, container: RuntimeDep) -> dict[str, Any]:
     if not agent_id or len(agent_id) > 200:
         raise HTTPException(422, "agent id: 1 to 200 characters")
     spec = body.model_dump(exclude={"status"}, exclude_none=True)
     save_agent(container.engine, container.clock, agent_id, spec, body.status)
-    with container.engine.connect() as conn:
-        agent = load_agents(conn, routing_config(container))[agent_id]
-    return agent.as_dict()
+    return roster(container.engine, container.sources.routing.get())[agent_id].as_dict()
 
 
 @router.post("/v1/routing/run", summary="Assign waiting cases to the best available agents")
 def routing_run(
-    container: ContainerDep,
+    container: RuntimeDep,
     grace_minutes: Annotated[
         float, Query(ge=0, le=1440, description="Re-queue cases of agents offline this long.")
     ] = 15,
@@ -81,7 +58,7 @@ def routing_run(
     return run_routing(
         container.engine,
         container.clock,
-        sla_engine(container),
-        routing_config(container),
+        container.sources.sla.get(),
+        container.sources.routing.get(),
         timedelta(minutes=grace_minutes),
     )

@@ -28,6 +28,13 @@ class CaseRead(BaseModel):
     outcome: str | None = None
     root_cause: str | None = None
     reopen_count: int = 0
+    # The case's plan: what the playbooks chose.
+    team: str | None = None
+    sla_policy: str | None = None
+    channel: str | None = None
+    incident: str | None = None
+    remedies: list[str] | None = Field(None, description="Remedies the playbooks suggest.")
+    handoff: list[str] | None = Field(None, description="Why a human must handle it.")
 
 
 class TimelineEntryRead(BaseModel):

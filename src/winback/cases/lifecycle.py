@@ -12,19 +12,29 @@ any open status ──cancel──► cancelled
 Open statuses are ``new``, ``acknowledged``, ``in_progress``, ``waiting_on_customer`` and
 ``reopened``. ``closed`` and ``cancelled`` are final. :func:`apply_action` checks an action
 against the case, and either raises :class:`IllegalTransition` / :class:`InvalidAction` having
-changed nothing, or changes the case and returns the append-only timeline entries (who, when,
-what) and what the SLA clock must hear about.
+changed nothing, or changes the case and returns a :class:`~winback.cases.transitions.Change`:
+the append-only timeline entries (who, when, what) and what the SLA clock must hear about. The
+changes the system makes (the processor's decisions, playbooks, SLA timers, remedies) are in
+:mod:`winback.cases.transitions`; both go through the application layer's one writer.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from winback.cases.model import OPEN_STATUSES, PRIORITIES, CaseStatus, RecoveryCase, TimelineEntry
-from winback.sla.policy import raised
+from winback.cases.model import (
+    OPEN_STATUSES,
+    PRIORITIES,
+    CaseStatus,
+    RecoveryCase,
+    TimelineEntry,
+    raised,
+)
+from winback.cases.transitions import Change
+from winback.errors import IllegalTransition, InvalidAction
+from winback.sla.engine import SlaUpdate
 
 S = CaseStatus
 _OPEN = frozenset(CaseStatus(s) for s in OPEN_STATUSES)
@@ -51,41 +61,6 @@ ACTIONS = tuple(TRANSITIONS)
 SEVERITIES = ("low", "medium", "high", "critical")
 
 
-class ActionError(Exception):
-    """An action that cannot be applied; nothing was changed."""
-
-    status_code = 422
-
-    def __init__(self, message: str, **details: Any) -> None:
-        super().__init__(message)
-        self.message = message
-        self.details = details
-
-
-class InvalidAction(ActionError):
-    """The request itself is wrong (unknown action, a missing or bad parameter)."""
-
-
-class IllegalTransition(ActionError):
-    """The action is not allowed from the case's current status."""
-
-    status_code = 409
-
-
-@dataclass
-class ActionOutcome:
-    action: str
-    status_before: str
-    entries: list[TimelineEntry] = field(default_factory=list)
-    reply: bool = False
-    reopened: bool = False
-    changed: bool = False
-
-    @property
-    def status_changed(self) -> bool:
-        return any(e.kind == "case.status_changed" for e in self.entries)
-
-
 def allowed_actions(status: str) -> list[str]:
     return [a for a, (sources, _) in TRANSITIONS.items() if status in sources]
 
@@ -103,7 +78,7 @@ def _text(params: Mapping[str, Any], key: str, required: bool, limit: int = 5000
 
 def apply_action(
     case: RecoveryCase, action: str, actor: str, params: Mapping[str, Any], now: datetime
-) -> ActionOutcome:
+) -> Change:
     """Apply ``action`` by ``actor`` at ``now`` to ``case`` (in place) or raise, unchanged."""
     if action not in TRANSITIONS:
         raise InvalidAction(f"unknown action {action!r}; one of: {', '.join(ACTIONS)}")
@@ -134,18 +109,17 @@ def apply_action(
     if action == "reply" and status in {S.NEW, S.ACKNOWLEDGED, S.REOPENED}:
         target = S.IN_PROGRESS
 
-    result = ActionOutcome(action, case.status)
+    entries: list[TimelineEntry] = []
+    reply = reopened = False
 
     def entry(kind: str, summary: str, **data: Any) -> None:
-        result.entries.append(
-            TimelineEntry(kind=kind, at=now, actor=actor, summary=summary, data=data)
-        )
+        entries.append(TimelineEntry(kind=kind, at=now, actor=actor, summary=summary, data=data))
 
     if action == "note":
         entry("case.note", note or "", text=note)
     elif action == "reply":
         entry("case.reply", f"Reply to the customer by {actor}", text=note, delivery="pending")
-        result.reply = True
+        reply = True
     elif action == "assign":
         if owner != case.owner:
             entry(
@@ -181,7 +155,7 @@ def apply_action(
         case.outcome, case.root_cause, case.resolved_at = outcome_text, root_cause, now
     elif action == "reopen":
         case.reopen_count += 1
-        result.reopened = True
+        reopened = True
     elif action == "close":
         case.closed_at = now
     if severity is not None and severity != case.severity:
@@ -208,7 +182,12 @@ def apply_action(
             **({"outcome": outcome_text, "root_cause": root_cause} if action == "resolve" else {}),
         )
         case.status = target.value
-    result.changed = bool(result.entries)
-    if result.changed:
+    if entries:
         case.updated_at = now
-    return result
+    status_changed = any(e.kind == "case.status_changed" for e in entries)
+    clock = SlaUpdate(
+        reply=reply,
+        reopened=reopened,
+        status_changed=status_changed or (action == "escalate" and bool(entries)),
+    )
+    return Change(case, entries, clock if entries else None)

@@ -38,6 +38,12 @@ OPEN_STATUSES = frozenset(
 PRIORITIES = ("P1", "P2", "P3", "P4")
 
 
+def raised(priority: str) -> str:
+    """One step more urgent (P1 stays P1)."""
+    index = PRIORITIES.index(priority) if priority in PRIORITIES else 3
+    return PRIORITIES[max(0, index - 1)]
+
+
 @dataclass
 class RecoveryCase:
     """A recovery case. ``id`` is ``None`` until the store has inserted it."""
@@ -61,6 +67,14 @@ class RecoveryCase:
     outcome: str | None = None
     root_cause: str | None = None
     reopen_count: int = 0
+    # The case's plan: what the playbooks chose for it, kept on the case (not only in its
+    # history) so routing, remedies and the API read the current plan directly.
+    team: str | None = None
+    sla_policy: str | None = None
+    channel: str | None = None
+    incident: str | None = None
+    remedies: list[str] = field(default_factory=list)
+    handoff: list[str] = field(default_factory=list)
 
     @property
     def is_open(self) -> bool:
@@ -69,7 +83,12 @@ class RecoveryCase:
 
 @dataclass(frozen=True)
 class TimelineEntry:
-    """One append-only line of a case's story: who did what, when, and why."""
+    """One append-only line of a case's story: who did what, when, and why.
+
+    ``ref`` names this very change stably across retries (the event it came from, the SLA
+    timer that fired, the remedy grant, the case version an agent's action wrote): the outbox
+    key of the entry's effect is built from it (:mod:`winback.cases.effects`).
+    """
 
     kind: str
     at: datetime
@@ -77,3 +96,4 @@ class TimelineEntry:
     summary: str
     data: dict[str, object] = field(default_factory=dict)
     event_seq: int | None = None
+    ref: str | None = None

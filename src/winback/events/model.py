@@ -30,6 +30,19 @@ EVENT_TYPES: tuple[str, ...] = (
     "outage",
 )
 
+# What a customer sends themselves: on their open case such an event always joins it (and
+# ends a wait on the customer), whether or not a playbook asks for a case action.
+CONTACT_TYPES = frozenset(
+    {
+        "message",
+        "complaint",
+        "survey.response",
+        "ticket.opened",
+        "ticket.updated",
+        "refund.requested",
+    }
+)
+
 SCORE_SCALES: dict[str, tuple[int, int]] = {"nps": (0, 10), "csat": (1, 5), "ces": (1, 7)}
 
 
@@ -56,6 +69,11 @@ class Event:
         if score is None:
             return None
         return str(score["kind"]), int(score["value"])
+
+    @property
+    def is_contact(self) -> bool:
+        """The customer wrote or answered (not an outbound message logged by a source)."""
+        return self.type in CONTACT_TYPES and self.data.get("direction") != "outbound"
 
     @property
     def text(self) -> str | None:

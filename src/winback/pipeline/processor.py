@@ -12,6 +12,12 @@ a crash after it never redoes it, and two processors on the same log cannot both
 (the loser's compare-and-set fails and it re-reads). Reads happen outside the write lock so the
 ingest path's commits are held up only for the short write.
 
+When a case the batch touches changed meanwhile (an agent acted, a timer fired), the write
+fails its version check and the batch is redone *at once with its cases locked*: state is read
+inside the write transaction (PostgreSQL ``FOR UPDATE`` on the customers' cases; SQLite's writer
+lock), so nothing can move underneath and the batch always commits. A busy support floor
+therefore slows the processor by one redo at most; it can never stall it.
+
 A stage that raises on an event does not wedge the log: the batch is retried one event at a
 time, and an event that still fails is recorded in ``event_failures`` (stage and error) and
 skipped, so it can be inspected and re-driven.
@@ -20,9 +26,6 @@ skipped, so it can be inspected and re-driven.
 from __future__ import annotations
 
 import logging
-import threading
-import time
-import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -32,7 +35,8 @@ from sqlalchemy.exc import IntegrityError
 
 from winback.clock import Clock
 from winback.events.model import Event
-from winback.pipeline.stage import EventContext, Stage
+from winback.pipeline.context import EventContext
+from winback.pipeline.ports import Stage, Unit
 from winback.store.engine import write_connection
 from winback.store.eventlog import last_seq, read_after
 from winback.store.tables import event_failures, processor_cursors
@@ -55,6 +59,7 @@ class RoundResult:
     processed: int = 0
     failed: int = 0
     retried: bool = False
+    redone_locked: bool = False  # a case moved underneath; the batch was redone with locks
 
 
 def read_cursor(conn: Connection, name: str = DEFAULT_CURSOR) -> int:
@@ -103,8 +108,35 @@ class Processor:
         return result
 
     def _apply(self, position: int, batch: list[Event]) -> RoundResult:
+        customer_ids = sorted({e.customer_id for e in batch})
         with self._engine.connect() as conn:
-            unit = load_batch_unit(conn, self._clock, sorted({e.customer_id for e in batch}))
+            unit = load_batch_unit(conn, self._clock, customer_ids)
+        self._run_stages(batch, unit)
+        try:
+            with write_connection(self._engine) as conn, conn.begin():
+                if not self._advance(conn, position, batch[-1].seq):
+                    return RoundResult(retried=True)
+                unit.flush(conn)
+        except (StaleState, IntegrityError) as exc:
+            log.info(
+                "processor %s: state moved underneath, redoing with locks (%s)", self._name, exc
+            )
+            return self._apply_locked(position, batch, customer_ids)
+        return RoundResult(processed=len(batch))
+
+    def _apply_locked(
+        self, position: int, batch: list[Event], customer_ids: list[str]
+    ) -> RoundResult:
+        """Read, run and write the batch in one write transaction, its cases locked."""
+        with write_connection(self._engine) as conn, conn.begin():
+            unit = load_batch_unit(conn, self._clock, customer_ids, lock=True)
+            self._run_stages(batch, unit)
+            if not self._advance(conn, position, batch[-1].seq):
+                return RoundResult(retried=True)  # another processor took it: nothing written
+            unit.flush(conn)
+        return RoundResult(processed=len(batch), redone_locked=True)
+
+    def _run_stages(self, batch: list[Event], unit: Unit) -> None:
         for event in batch:
             ctx = EventContext(event=event)
             for stage in self._stages:
@@ -112,15 +144,6 @@ class Processor:
                     stage.process(ctx, unit)
                 except Exception as exc:
                     raise _StageFailed(event, stage.name, repr(exc)) from exc
-        try:
-            with write_connection(self._engine) as conn, conn.begin():
-                if not self._advance(conn, position, batch[-1].seq):
-                    return RoundResult(retried=True)
-                unit.flush(conn)
-        except (StaleState, IntegrityError) as exc:
-            log.info("processor %s: state moved underneath, retrying batch (%s)", self._name, exc)
-            return RoundResult(retried=True)
-        return RoundResult(processed=len(batch))
 
     def _apply_one_by_one(self, position: int, batch: list[Event]) -> RoundResult:
         result = RoundResult()
@@ -187,25 +210,10 @@ class Processor:
                 break
         return total
 
-    def run_forever(
-        self,
-        stop: threading.Event,
-        wake: Callable[[float], object] | None = None,
-        idle_seconds: float = 0.05,
-    ) -> None:
-        """Run rounds until ``stop`` is set; when idle, wait on ``wake`` (or sleep)."""
-        log.info("processor %s started", self._name)
-        while not stop.is_set():
-            try:
-                result = self.run_once()
-            except Exception:
-                log.error("processor %s round failed:\n%s", self._name, traceback.format_exc())
-                stop.wait(1.0)
-                continue
-            if result.processed or result.failed or result.retried:
-                continue
-            if wake is not None:
-                wake(idle_seconds)
-            else:
-                time.sleep(idle_seconds)
-        log.info("processor %s stopped", self._name)
+    def round(self, idle_seconds: float = 0.05) -> float:
+        """One round of the processor worker: process a batch; 0 (go on) while there is work,
+        else ``idle_seconds`` (the worker waits that long, or until ingest wakes it)."""
+        result = self.run_once()
+        if result.processed or result.failed or result.retried:
+            return 0.0
+        return idle_seconds

@@ -39,7 +39,7 @@ class RiskScore:
 
 @dataclass(frozen=True)
 class RiskResult:
-    """``ctx.results["risk"]``: the customer's risk after this event."""
+    """``ctx.risk``: the customer's risk after this event."""
 
     probability: float
     reasons: tuple[str, ...]

@@ -6,7 +6,7 @@ Three policies, all working the same company (same seed, same customers, same fa
 * ``helpdesk`` — a helpdesk-like team that only sees the contacts customers make themselves
   (complaints, messages, tickets, refund requests), checks its queue on the hour during business
   hours, acknowledges after hours, works first in, first out, and offers no remedies.
-* ``winback`` — Winback's real pipeline (a :class:`~winback.bootstrap.Container` on a temporary
+* ``winback`` — Winback's real pipeline (a :class:`~winback.bootstrap.Runtime` on a temporary
   SQLite database, events logged through the ``GroupCommitter``, ``Processor.run_until_idle``
   stepped on a ``FrozenClock`` that follows simulated time) decides which signals open or attach
   to a recovery case; the simulated company's response team reads those cases back the way the
@@ -181,7 +181,7 @@ class WinbackFeed:
     """Winback's real pipeline, in process, on simulated time; reads its cases back."""
 
     def __init__(self, workdir: Path, start: datetime) -> None:
-        from winback.bootstrap import build_container, build_processor, prepare_database
+        from winback.bootstrap import build_processor, build_runtime, prepare_database
         from winback.clock import FrozenClock
         from winback.config import load_settings
 
@@ -191,14 +191,13 @@ class WinbackFeed:
             processor="off",
         )
         self.clock = FrozenClock(start)
-        self.container = build_container(self.settings, self.clock)
+        self.container = build_runtime(self.settings, self.clock)
         prepare_database(self.settings, self.container.engine)
         self.processor = build_processor(self.settings, self.container.engine, self.clock)
         from winback.bootstrap import load_sla
         from winback.remedies.config import load_catalogue
-        from winback.sla.engine import SlaEngine
 
-        self.sla = SlaEngine(load_sla(self.settings))
+        self.sla = load_sla(self.settings)
         self.catalogue = load_catalogue(self.settings.config_dir)
         self._watermark = start - timedelta(seconds=1)
         self._seen: set[str] = set()
@@ -255,8 +254,8 @@ class WinbackFeed:
         """The team's agent acts on the customer's case in Winback, at ``at``: ``ack``
         acknowledges a new or re-opened case (or replies on one already being worked), and
         ``resolve`` resolves it. A refused action (the case moved on) changes nothing."""
-        from winback.cases.lifecycle import ActionError
-        from winback.store.case_commands import ActionConflict, perform_action
+        from winback.errors import WinbackError
+        from winback.services.cases import perform_action
 
         case_id = self._case_of.get(customer_id)
         if case_id is None:
@@ -277,7 +276,7 @@ class WinbackFeed:
                 perform_action(
                     self.container.engine, self.clock, self.sla, case_id, name, TEAM_ACTOR, params
                 )
-            except (ActionError, ActionConflict):
+            except WinbackError:
                 if name != "acknowledge":
                     self.actions_refused += 1
                 continue
@@ -289,9 +288,8 @@ class WinbackFeed:
         """Before resolving, the agent applies Winback's top recommended remedy that an agent
         may grant without approval (``GET /v1/cases/{id}/recommendations``, then
         ``apply_remedy``); Winback's compensation policy decides what is allowed."""
-        from winback.cases.lifecycle import ActionError
-        from winback.remedies.service import perform_remedy_action, recommendations
-        from winback.store.case_commands import ActionConflict
+        from winback.errors import WinbackError
+        from winback.services.remedies import perform_remedy_action, recommendations
 
         with self.container.engine.connect() as conn:
             ranked = recommendations(conn, self.catalogue, case_id, at, role="agent")
@@ -312,7 +310,7 @@ class WinbackFeed:
                 params,
                 f"sim:{case_id}:{at.isoformat()}",
             )
-        except (ActionError, ActionConflict):
+        except WinbackError:
             self.actions_refused += 1
 
     def read_back(self) -> Iterator[tuple[str, str, datetime, float]]:

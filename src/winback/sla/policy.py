@@ -79,12 +79,6 @@ class Policy:
         return self.targets.get(metric)
 
 
-def raised(priority: str) -> str:
-    """One step more urgent (P1 stays P1)."""
-    index = PRIORITY_ORDER.index(priority) if priority in PRIORITY_ORDER else 3
-    return PRIORITY_ORDER[max(0, index - 1)]
-
-
 def _h(hours: float) -> timedelta:
     return timedelta(hours=hours)
 

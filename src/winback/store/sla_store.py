@@ -16,9 +16,10 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
+from winback.cases.model import OPEN_STATUSES
 from winback.sla.tracking import SlaState, TimerSpec
 from winback.store.eventlog import chunks
-from winback.store.tables import case_sla, sla_timers
+from winback.store.tables import case_sla, cases, customers, sla_timers
 
 
 def _insert_for(conn: Connection) -> Any:
@@ -97,3 +98,84 @@ def next_due(conn: Connection) -> datetime | None:
 
         value = value.replace(tzinfo=UTC)
     return value
+
+
+def customer_facts(conn: Connection, customer_id: str) -> Any:
+    """The customer fields SLA policies match on (segment, value, time zone), or None."""
+    return conn.execute(
+        sa.select(customers.c.segment, customers.c.value, customers.c.timezone).where(
+            customers.c.id == customer_id
+        )
+    ).first()
+
+
+def customers_facts(conn: Connection, customer_ids: Collection[str]) -> dict[str, Any]:
+    """:func:`customer_facts` for many customers, by id."""
+    out: dict[str, Any] = {}
+    for part in chunks(list(customer_ids)):
+        query = sa.select(
+            customers.c.id, customers.c.segment, customers.c.value, customers.c.timezone
+        ).where(customers.c.id.in_(part))
+        out.update((row.id, row) for row in conn.execute(query))
+    return out
+
+
+def due_timers(conn: Connection, now: datetime, limit: int) -> list[Any]:
+    """Unfired timers due by ``now``, oldest first."""
+    return list(
+        conn.execute(
+            sa.select(sla_timers)
+            .where(sla_timers.c.fired_at.is_(None), sla_timers.c.due_at <= now)
+            .order_by(sla_timers.c.due_at)
+            .limit(limit)
+        ).all()
+    )
+
+
+def claim_timers(conn: Connection, timer_ids: Sequence[int], now: datetime) -> set[int]:
+    """Mark the timers fired unless another claimant got there first; the ids this one got."""
+    return set(
+        conn.execute(
+            sla_timers.update()
+            .where(sla_timers.c.id.in_(list(timer_ids)), sla_timers.c.fired_at.is_(None))
+            .values(fired_at=now)
+            .returning(sla_timers.c.id)
+        ).scalars()
+    )
+
+
+def stale_case_ids(conn: Connection, fingerprint: str | None, after: int, limit: int) -> list[int]:
+    """Open cases (ids after ``after``) whose clocks were computed under another configuration
+    than ``fingerprint`` (all open cases when it is None)."""
+    query = (
+        sa.select(cases.c.id)
+        .outerjoin(case_sla, case_sla.c.case_id == cases.c.id)
+        .where(cases.c.status.in_(sorted(OPEN_STATUSES)), cases.c.id > after)
+        .order_by(cases.c.id)
+        .limit(limit)
+    )
+    if fingerprint is not None:
+        query = query.where(
+            sa.or_(case_sla.c.fingerprint.is_(None), case_sla.c.fingerprint != fingerprint)
+        )
+    return list(conn.execute(query).scalars())
+
+
+def case_timers(conn: Connection, case_id: int) -> list[dict[str, Any]]:
+    """A case's timers, fired or not, in due order (for the API's SLA view)."""
+    rows = conn.execute(
+        sla_timers.select()
+        .where(sla_timers.c.case_id == case_id)
+        .order_by(sla_timers.c.due_at, sla_timers.c.id)
+    )
+    return [
+        {
+            "metric": r.metric,
+            "kind": r.kind,
+            "level": r.level,
+            "cycle": r.generation,
+            "due_at": r.due_at,
+            "fired_at": r.fired_at,
+        }
+        for r in rows
+    ]

@@ -83,6 +83,13 @@ cases = sa.Table(
     sa.Column("outcome", sa.String(200)),
     sa.Column("root_cause", sa.String(500)),
     sa.Column("reopen_count", sa.Integer(), nullable=False, server_default=sa.text("0")),
+    # The case's plan: what the playbooks chose (migration 0006).
+    sa.Column("team", sa.String(100)),
+    sa.Column("sla_policy", sa.String(100)),
+    sa.Column("channel", sa.String(64)),
+    sa.Column("incident", sa.String(200)),
+    sa.Column("remedies", JSONDoc),
+    sa.Column("handoff", JSONDoc),
     sa.Index("ix_cases_status_id", "status", "id"),
     sa.Index("ix_cases_customer_id_resolved_at", "customer_id", "resolved_at"),
     sa.Index(

@@ -1,67 +1,26 @@
-"""The decision, timeline and SLA stages on an in-memory unit: re-opening within the window,
+"""The case and SLA stages on an in-memory unit: re-opening within the window,
 a customer answering while the case waits on them, and the clocks each case gets."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from itertools import count
-from typing import Any
 
-from winback.cases.model import RecoveryCase, TimelineEntry
 from winback.clock import FrozenClock
 from winback.events.model import Event
-from winback.pipeline.stage import EventContext
-from winback.pipeline.stages import DecisionStage, TimelineStage
+from winback.pipeline.context import EventContext
+from winback.pipeline.memory import MemoryUnit
+from winback.pipeline.stages import CaseStage, RuleStage, SlaStage
 from winback.sla.engine import SlaUpdate
-from winback.sla.stage import SlaStage
-from winback.sla.tracking import SlaState, TimerSpec
 
 T0 = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
-_ids = count(1)
 
 
-@dataclass
-class Unit:
-    clock: FrozenClock
-    cases: list[RecoveryCase] = field(default_factory=list)
-    timeline: list[TimelineEntry] = field(default_factory=list)
-    sla: dict[int, tuple[SlaState, list[TimerSpec]]] = field(default_factory=dict)
-    saves: int = 0
+class Unit(MemoryUnit):
+    """The shipped in-memory unit, with the timeline's entries as a flat list."""
 
-    def open_case(self, customer_id: str) -> RecoveryCase | None:
-        found = [c for c in self.cases if c.customer_id == customer_id and c.is_open]
-        return found[0] if found else None
-
-    def resolved_case(self, customer_id: str) -> RecoveryCase | None:
-        found = [c for c in self.cases if c.customer_id == customer_id and c.status == "resolved"]
-        return found[-1] if found else None
-
-    def add_case(self, case: RecoveryCase) -> None:
-        case.id = next(_ids)
-        self.cases.append(case)
-
-    def reopen_case(self, case: RecoveryCase) -> None:
-        assert self.open_case(case.customer_id) in (None, case)
-
-    def save_case(self, case: RecoveryCase) -> None:
-        self.saves += 1
-
-    def link_event(self, case: RecoveryCase, event: Event, role: str) -> None:
-        pass
-
-    def append_timeline(self, case: RecoveryCase, entry: TimelineEntry) -> None:
-        self.timeline.append(entry)
-
-    def emit(self, topic: str, key: str, payload: dict[str, Any], case: Any = None) -> None:
-        pass
-
-    def sla_state(self, case: RecoveryCase) -> SlaState | None:
-        found = self.sla.get(case.id or 0)
-        return None if found is None else found[0]
-
-    def save_sla(self, case: RecoveryCase, state: SlaState, timers: list[TimerSpec]) -> None:
-        self.sla[case.id or 0] = (state, timers)
+    @property
+    def entries_seen(self) -> list[str]:
+        return [e.kind for e in self.entries()]
 
 
 def complaint(n: int, customer: str = "cus-1") -> Event:
@@ -70,8 +29,8 @@ def complaint(n: int, customer: str = "cus-1") -> Event:
 
 def run(unit: Unit, event: Event, window: timedelta = timedelta(hours=72)) -> EventContext:
     ctx = EventContext(event=event)
-    for stage in (DecisionStage(reopen_window=window), TimelineStage(), SlaStage()):
-        stage.process(ctx, unit)  # type: ignore[arg-type]
+    for stage in (RuleStage(), CaseStage(reopen_window=window), SlaStage()):
+        stage.process(ctx, unit)
     return ctx
 
 
@@ -103,7 +62,7 @@ def test_a_signal_within_the_window_reopens_the_resolved_case() -> None:
     assert ctx.case is case
     assert ctx.case_action == "reopened"
     assert (case.status, case.reopen_count, case.signal_count) == ("reopened", 1, 2)
-    assert unit.timeline[-1].kind == "case.reopened"
+    assert unit.entries()[-1].kind == "case.reopened"
     assert unit.sla[case.id or 0][0].generations["resolution"] == 2
 
 
@@ -137,7 +96,7 @@ def test_a_signal_while_waiting_on_the_customer_resumes_the_case() -> None:
     ctx = run(unit, complaint(2))
     assert ctx.case_action == "attached"
     assert case.status == "in_progress"
-    assert [e.kind for e in unit.timeline[-2:]] == ["case.attached", "case.status_changed"]
+    assert unit.entries_seen[-2:] == ["case.attached", "case.status_changed"]
     state, timers = unit.sla[case.id or 0]
     assert state.paused_since is None
     assert timers  # the clocks run again

@@ -363,10 +363,10 @@ rules:
 def test_dry_run_counts_per_rule_in_memory() -> None:
     from datetime import timedelta
 
-    from winback.pipeline.stages import CustomerStateStage, DecisionStage, TimelineStage
-    from winback.playbooks.dryrun import dry_run
-    from winback.playbooks.stage import install_playbooks
+    from winback.pipeline.ports import Stage
+    from winback.pipeline.stages import CaseStage, CustomerStateStage, PlaybookStage
     from winback.remedies.config import default_catalogue
+    from winback.services.dryrun import dry_run
 
     pb = book(
         """
@@ -378,9 +378,11 @@ rules:
     then: {priority: P2, remedies: [credit], control: 0.5}
 """
     )
-    stages = install_playbooks(
-        [CustomerStateStage(), DecisionStage(), TimelineStage()], pb, timedelta(hours=72)
-    )
+    stages: list[Stage] = [
+        CustomerStateStage(),
+        PlaybookStage(pb),
+        CaseStage(reopen_window=timedelta(hours=72)),
+    ]
     events = [
         Event(
             i,

@@ -1,12 +1,12 @@
-"""Builders for risk tests: events and a fake unit that implements the risk part of Unit."""
+"""Builders for risk tests: events and the text stage's analyses."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from winback.events.model import Event
+from winback.text.analyzer import TextAnalysis
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -24,11 +24,11 @@ def ev(
     return Event(seq, event_id, type_, customer, at, at, payload)
 
 
-@dataclass(frozen=True)
-class Text:
-    """Stands in for winback.text.TextAnalysis (the fields the risk stage reads)."""
-
-    sentiment: str = "negative"
-    sentiment_score: float = -0.8
-    category: str = "billing"
-    urgency: tuple[str, ...] = ()
+def Text(  # noqa: N802 - reads like the analysis it builds
+    sentiment: str = "negative",
+    sentiment_score: float = -0.8,
+    category: str = "billing",
+    urgency: tuple[str, ...] = (),
+) -> TextAnalysis:
+    """What the text stage leaves for an event (the fields the risk stage reads matter)."""
+    return TextAnalysis(sentiment, sentiment_score, category, urgency, "en", "…", "test@1")

@@ -1,74 +1,45 @@
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
 
 import pytest
 
+from winback.cases.rules import decide
+from winback.cases.transitions import open_case
 from winback.clock import FrozenClock
-from winback.customers.profile import Customer, apply_event
+from winback.customers.profile import apply_event
 from winback.events.model import Event
-from winback.pipeline.stage import EventContext
+from winback.pipeline.context import EventContext
+from winback.pipeline.memory import MemoryUnit
+from winback.pipeline.stages.risk import JUMP_TOPIC, RiskStage
 from winback.risk.coldstart import COLD_START_VERSION, ColdStartScorer
-from winback.risk.scoring import CustomerRisk, RiskResult
-from winback.risk.stage import JUMP_TOPIC, RiskStage
+from winback.risk.scoring import RiskResult
+from winback.text.analyzer import TextAnalysis
 
 from .support import T0, Text, ev
 
 
-@dataclass
-class RiskUnit:
-    clock: FrozenClock
-    customers: dict[str, Customer] = field(default_factory=dict)
-    risks: dict[str, CustomerRisk] = field(default_factory=dict)
-    effects: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
-    cases: dict[str, Any] = field(default_factory=dict)  # customer id -> open case
-    sla: dict[int, Any] = field(default_factory=dict)  # case id -> SlaState
-
-    def customer(self, customer_id: str) -> Customer | None:
-        return self.customers.get(customer_id)
-
-    def open_case(self, customer_id: str) -> Any:
-        return self.cases.get(customer_id)
-
-    def resolved_case(self, customer_id: str) -> Any:
-        return None
-
-    def sla_state(self, case: Any) -> Any:
-        return self.sla.get(case.id)
-
-    def customer_risk(self, customer_id: str) -> CustomerRisk | None:
-        return self.risks.get(customer_id)
-
-    def save_customer_risk(self, risk: CustomerRisk) -> None:
-        self.risks[risk.customer_id] = risk
-
-    def emit(self, topic: str, key: str, payload: dict[str, Any], case: Any = None) -> None:
-        self.effects.append((topic, key, payload))
-
-
-def run(unit: RiskUnit, stage: RiskStage, event: Event, text: Any = None) -> RiskResult:
+def run(
+    unit: MemoryUnit, stage: RiskStage, event: Event, text: TextAnalysis | None = None
+) -> RiskResult:
     customer = apply_event(
         unit.customers.get(event.customer_id), event.customer, event.occurred_at, T0
     )
     unit.customers[customer.id] = customer
-    ctx = EventContext(event=event, customer=customer)
-    if text is not None:
-        ctx.results["text"] = text
-    stage.process(ctx, unit)  # type: ignore[arg-type]
-    result = ctx.results["risk"]
+    ctx = EventContext(event=event, customer=customer, text=text)
+    stage.process(ctx, unit)
+    result = ctx.risk
     assert isinstance(result, RiskResult)
     return result
 
 
 @pytest.fixture
-def unit() -> RiskUnit:
-    return RiskUnit(FrozenClock(datetime(2026, 3, 1, tzinfo=T0.tzinfo)))
+def unit() -> MemoryUnit:
+    return MemoryUnit(FrozenClock(datetime(2026, 3, 1, tzinfo=T0.tzinfo)))
 
 
-def test_a_quiet_customer_has_a_low_cold_start_risk(unit: RiskUnit) -> None:
+def test_a_quiet_customer_has_a_low_cold_start_risk(unit: MemoryUnit) -> None:
     result = run(unit, RiskStage(), ev("a", "login", 1))
     assert result.probability < 0.2
     assert result.model_version == COLD_START_VERSION
@@ -77,7 +48,7 @@ def test_a_quiet_customer_has_a_low_cold_start_risk(unit: RiskUnit) -> None:
     assert unit.risks["c1"].probability == result.probability
 
 
-def test_complaints_raise_the_risk_with_reasons_in_words_and_a_jump(unit: RiskUnit) -> None:
+def test_complaints_raise_the_risk_with_reasons_in_words_and_a_jump(unit: MemoryUnit) -> None:
     stage = RiskStage(jump_delta=0.15, jump_min=0.3)
     first = run(unit, stage, ev("a", "login", 1))
     results = [
@@ -87,14 +58,14 @@ def test_complaints_raise_the_risk_with_reasons_in_words_and_a_jump(unit: RiskUn
     assert results[-1].probability > first.probability + 0.3
     assert results[-1].reasons[0] == "3 complaints about billing in 7 days"
     assert any(r.jumped for r in results)
-    jumps = [e for e in unit.effects if e[0] == JUMP_TOPIC]
+    jumps = [fx for fx in unit.effects.values() if fx.topic == JUMP_TOPIC]
     assert jumps
-    assert jumps[0][1].startswith("risk.jumped:")
-    assert jumps[0][2]["customer_id"] == "c1"
+    assert jumps[0].key.startswith("risk.jumped:")
+    assert jumps[0].payload["customer_id"] == "c1"
     assert unit.risks["c1"].jumped_at is not None
 
 
-def test_the_stored_risk_does_not_depend_on_arrival_order(unit: RiskUnit) -> None:
+def test_the_stored_risk_does_not_depend_on_arrival_order(unit: MemoryUnit) -> None:
     events = [
         ev("a", "login", 1),
         ev("b", "complaint", 30, text="x"),
@@ -102,7 +73,7 @@ def test_the_stored_risk_does_not_depend_on_arrival_order(unit: RiskUnit) -> Non
         ev("d", "usage", 2, attributes={"sessions": 9}),
         ev("e", "payment.failed", 32, amount=9.0, currency="EUR"),
     ]
-    baseline = RiskUnit(unit.clock)
+    baseline = MemoryUnit(unit.clock)
     for e in events:
         run(baseline, RiskStage(), e)
     shuffled = events[:] + events[:2]
@@ -113,7 +84,7 @@ def test_the_stored_risk_does_not_depend_on_arrival_order(unit: RiskUnit) -> Non
     assert unit.risks["c1"].features == baseline.risks["c1"].features
 
 
-def test_a_cancellation_is_certain_churn(unit: RiskUnit) -> None:
+def test_a_cancellation_is_certain_churn(unit: MemoryUnit) -> None:
     result = run(unit, RiskStage(), ev("x", "subscription.cancelled", 3))
     assert result.probability == 1.0
     assert result.reasons == ("cancelled their subscription",)
@@ -129,18 +100,16 @@ def test_cold_start_weights_are_configurable() -> None:
         ColdStartScorer(weights={"nope": 1.0})
 
 
-def test_the_sla_hook_feeds_breaches(unit: RiskUnit) -> None:
+def test_the_sla_hook_feeds_breaches(unit: MemoryUnit) -> None:
     customer = apply_event(None, {"id": "c1"}, T0, T0)
     unit.customers["c1"] = customer
     ctx = EventContext(event=ev("a", "complaint", 1, text="x"), customer=customer)
-    ctx.results["sla_breaches"] = [("case-1:first_response", T0)]
-    RiskStage().process(ctx, unit)  # type: ignore[arg-type]
+    ctx.sla_breaches = [("case-1:first_response", T0)]
+    RiskStage().process(ctx, unit)
     assert unit.risks["c1"].features["sla_breaches_7d"] == 1
 
 
-def test_breaches_in_the_open_cases_sla_state_are_counted_once(unit: RiskUnit) -> None:
-    from types import SimpleNamespace
-
+def test_breaches_in_the_open_cases_sla_state_are_counted_once(unit: MemoryUnit) -> None:
     from winback.sla.policy import CaseFacts
     from winback.sla.tracking import ClockRun, Measurement, SlaState
 
@@ -162,13 +131,19 @@ def test_breaches_in_the_open_cases_sla_state_are_counted_once(unit: RiskUnit) -
             "breached",
         )
     )
-    unit.cases["c1"] = SimpleNamespace(id=7, customer_id="c1")
-    unit.sla[7] = sla
+    opening = ev("o", "complaint", 1)
+    decision = decide(opening)
+    assert decision is not None
+    change = open_case(decision, opening, None, T0)
+    unit.record(change, opening)  # the customer's open case, with that SLA state
+    case_id = change.case.id
+    assert case_id is not None
+    unit.sla[case_id] = (sla, [])
     run(unit, RiskStage(), ev("a", "complaint", 2, text="x"))
     run(unit, RiskStage(), ev("b", "message", 3, text="y"))  # seen again: still two
     risk = unit.risks["c1"]
     assert risk.features["sla_breaches_7d"] == 2
     assert {k for k in risk.state.signals if k.startswith("sla:")} == {
-        "sla:7:resolution:1",
-        "sla:7:first_response:1",
+        f"sla:{case_id}:resolution:1",
+        f"sla:{case_id}:first_response:1",
     }

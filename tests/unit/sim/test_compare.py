@@ -74,7 +74,9 @@ def test_a_comparison_stops_when_winback_fails_on_an_event(
 ) -> None:
     import winback.bootstrap
 
-    monkeypatch.setattr(winback.bootstrap, "build_stages", lambda settings: [_Broken()])
+    monkeypatch.setattr(
+        winback.bootstrap, "build_stages", lambda settings, sources=None: [_Broken()]
+    )
     config = SimConfig(industry="saas", customers=50, days=3, seed=3)
     with pytest.raises(RuntimeError, match=r"stage 'broken'.*boom"):
         drive(Simulation(config), "winback", step_minutes=60)

@@ -175,7 +175,7 @@ def test_precomputed_vectors_are_looked_up_and_unknown_texts_go_to_the_fallback(
 def test_importing_the_text_modules_loads_neither_torch_nor_sentence_transformers() -> None:
     code = (
         "import sys, winback.text.embeddings, winback.text.trainable, winback.text.training, "
-        "winback.text.commands\n"
+        "winback.cli.text\n"
         "print(sorted(m for m in ('torch', 'sentence_transformers', 'transformers') "
         "if m in sys.modules))"
     )

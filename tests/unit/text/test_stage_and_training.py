@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -12,9 +11,9 @@ import pytest
 
 from winback.clock import FrozenClock
 from winback.events.model import Event
-from winback.pipeline.stage import EventContext
-from winback.text import TextAnalysis
-from winback.text.stage import TextStage
+from winback.pipeline.context import EventContext
+from winback.pipeline.memory import MemoryUnit
+from winback.pipeline.stages.text import TextStage
 from winback.text.training import (
     TrainingDataError,
     load_training_set,
@@ -25,15 +24,6 @@ from winback.text.training import (
 T0 = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
 
 
-@dataclass
-class _Unit:
-    clock: FrozenClock = field(default_factory=lambda: FrozenClock(T0))
-    saved: list[tuple[Event, TextAnalysis]] = field(default_factory=list)
-
-    def save_text_analysis(self, event: Event, analysis: TextAnalysis) -> None:
-        self.saved.append((event, analysis))
-
-
 def _event(text: str | None, seq: int = 1) -> Event:
     data: dict[str, Any] = {"customer": {"id": "c"}}
     if text is not None:
@@ -42,22 +32,23 @@ def _event(text: str | None, seq: int = 1) -> Event:
 
 
 def test_the_stage_analyses_text_and_records_it() -> None:
-    unit = _Unit()
+    unit = MemoryUnit(FrozenClock(T0))
     ctx = EventContext(event=_event("Thanks for nothing, mail me at a@b.com"))
-    TextStage().process(ctx, unit)  # type: ignore[arg-type]
-    analysis = ctx.results["text"]
+    TextStage().process(ctx, unit)
+    analysis = ctx.text
+    assert analysis is not None
     assert analysis.sentiment == "negative"
     assert analysis.redacted == "Thanks for nothing, mail me at [EMAIL]"
-    assert unit.saved == [(ctx.event, analysis)]
+    assert unit.texts == {ctx.event.event_id: analysis}
 
 
 @pytest.mark.parametrize("text", [None, "", "   "])
 def test_events_without_text_pass_through(text: str | None) -> None:
-    unit = _Unit()
+    unit = MemoryUnit(FrozenClock(T0))
     ctx = EventContext(event=_event(text))
-    TextStage().process(ctx, unit)  # type: ignore[arg-type]
-    assert "text" not in ctx.results
-    assert unit.saved == []
+    TextStage().process(ctx, unit)
+    assert ctx.text is None
+    assert unit.texts == {}
 
 
 @pytest.mark.parametrize(

@@ -13,7 +13,10 @@ Idle, that is a handful of index lookups a second, whatever the number of open t
 Firing is idempotent. A batch *claims* its timers with ``UPDATE … SET fired_at = now WHERE id
 IN (…) AND fired_at IS NULL`` and applies their effects in the same transaction, so a timer
 delivered twice (two services, a retry after a crash) has one effect: the second claim finds it
-fired. Outbox messages carry a key per (case, metric, cycle, kind, level) as well. A timer made
+fired. What a timer does to its case is a transition (:func:`winback.cases.transitions.sla_event`,
+:func:`~winback.cases.transitions.sla_escalate`) persisted by the one writer, so its timeline
+entries and outbox effects follow the same rule as every other change; an effect's key names
+the (case, metric, cycle, kind, level) it came from. A timer made
 stale by a later change (the clock it belonged to stopped or restarted, the case is paused or
 closed) is consumed without effect. At start, overdue timers fire once — they are simply due.
 
@@ -34,34 +37,33 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from winback.cases.model import OPEN_STATUSES, RecoveryCase, TimelineEntry
+from winback.cases import transitions
+from winback.cases.model import OPEN_STATUSES, RecoveryCase
+from winback.cases.transitions import Change
 from winback.clock import Clock
 from winback.sla.engine import SlaEngine, SlaUpdate, facts_for
-from winback.sla.policy import raised
 from winback.sla.tracking import SlaState, TimerSpec
-from winback.store.case_commands import (
-    append_timeline,
-    enqueue_many,
-    lock_cases,
-    save_case,
-    save_cases,
-)
+from winback.sources import Source
+from winback.store.cases import lock_cases, update_cases, write_changes
 from winback.store.engine import write_connection
-from winback.store.sla_store import load_sla_states, next_due, write_sla
-from winback.store.tables import case_sla, cases, customers, sla_timers
+from winback.store.sla_store import (
+    claim_timers,
+    customers_facts,
+    due_timers,
+    load_sla_states,
+    next_due,
+    stale_case_ids,
+    write_sla,
+)
 
 log = logging.getLogger(__name__)
-
-SLA_ACTOR = "winback:sla"
 
 
 @dataclass
 class _Writes:
     """What one batch of firings writes, collected so it goes out in bulk."""
 
-    cases: list[tuple[RecoveryCase, int]] = field(default_factory=list)
-    entries: list[tuple[int, TimelineEntry]] = field(default_factory=list)
-    outbox: dict[str, tuple[str, dict[str, Any]]] = field(default_factory=dict)
+    changes: list[tuple[Change, int]] = field(default_factory=list)
     sla: list[tuple[int, SlaState, list[TimerSpec]]] = field(default_factory=list)
 
 
@@ -86,18 +88,23 @@ class TimerService:
         self,
         engine: Engine,
         clock: Clock,
-        sla: SlaEngine,
+        sla: Source[SlaEngine] | SlaEngine,
         *,
         poll_seconds: float = 0.25,
         batch_size: int = 500,
     ) -> None:
         self._engine = engine
         self._clock = clock
-        self._sla = sla
+        self._source = sla if isinstance(sla, Source) else Source.fixed("sla", sla)
         self._poll = poll_seconds
         self._batch = batch_size
         self._wake = threading.Event()
         self.fired_total = 0
+        self._applied: str | None = None
+
+    @property
+    def _sla(self) -> SlaEngine:
+        return self._source.get()
 
     def wake(self) -> None:
         """Re-read the earliest due time now (a sooner timer was just added)."""
@@ -108,27 +115,13 @@ class TimerService:
         """Fire up to one batch of due timers; return what fired."""
         now = self._clock.now()
         with self._engine.connect() as conn:
-            due = conn.execute(
-                sa.select(sla_timers)
-                .where(sla_timers.c.fired_at.is_(None), sla_timers.c.due_at <= now)
-                .order_by(sla_timers.c.due_at)
-                .limit(self._batch)
-            ).all()
+            due = due_timers(conn, now, self._batch)
         if not due:
             return []
         fired: list[Fired] = []
         with write_connection(self._engine) as conn, conn.begin():
             now = self._clock.now()
-            claimed = set(
-                conn.execute(
-                    sla_timers.update()
-                    .where(
-                        sla_timers.c.id.in_([t.id for t in due]), sla_timers.c.fired_at.is_(None)
-                    )
-                    .values(fired_at=now)
-                    .returning(sla_timers.c.id)
-                ).scalars()
-            )
+            claimed = claim_timers(conn, [t.id for t in due], now)
             mine = [t for t in due if t.id in claimed]
             by_case: dict[int, list[sa.Row[tuple[object, ...]]]] = defaultdict(list)
             for t in mine:
@@ -153,10 +146,7 @@ class TimerService:
                         )
                     )
             # Every effect of the batch in a few bulk statements, in the claim's transaction.
-            if not save_cases(conn, writes.cases):  # pragma: no cover - the cases are locked
-                raise RuntimeError("a locked case changed underneath the timer service")
-            append_timeline(conn, writes.entries)
-            enqueue_many(conn, writes.outbox, now)
+            write_changes(conn, writes.changes, now)
             write_sla(conn, writes.sla, now)
         self.fired_total += len(fired)
         return fired
@@ -175,17 +165,14 @@ class TimerService:
         assert case.id is not None
         read_version, priority_before = case.version, case.priority
         policy = self._sla.policy(state)
-        entries: list[TimelineEntry] = []
         applied: set[int] = set()
         for t in timers:
             run = state.clocks.get(str(t.metric))
             if run is None or run.generation != t.generation or state.paused_since is not None:
                 continue  # stale: that clock stopped, restarted or is paused
             metric, kind, level = str(t.metric), str(t.kind), int(t.level)
-            key = f"sla:{case.id}:{metric}:{run.generation}:{kind}:{level}"
-            payload = {
-                "case_id": case.id,
-                "customer_id": case.customer_id,
+            ref = f"{case.id}:{metric}:{run.generation}:{kind}:{level}"
+            data: dict[str, Any] = {
                 "metric": metric,
                 "cycle": run.generation,
                 "due_at": t.due_at,
@@ -197,88 +184,38 @@ class TimerService:
             label = metric.replace("_", " ")
             if kind == "warning":
                 run.warned = True
-                entries.append(
-                    self._entry(
-                        now,
-                        "sla.warning",
-                        f"SLA warning: {label} due at {t.due_at:%Y-%m-%d %H:%M} UTC",
-                        payload,
-                    )
-                )
-                writes.outbox[key] = ("sla.warning", payload)
+                summary = f"SLA warning: {label} due at {t.due_at:%Y-%m-%d %H:%M} UTC"
+                change = transitions.sla_event(case, "sla.warning", summary, data, ref, now)
             elif kind == "breach":
                 run.breached = True
-                entries.append(self._entry(now, "sla.breached", f"SLA breached: {label}", payload))
-                writes.outbox[key] = ("sla.breached", payload)
+                summary = f"SLA breached: {label}"
+                change = transitions.sla_event(case, "sla.breached", summary, data, ref, now)
             elif kind == "escalation" and policy is not None:
                 levels = [e for e in policy.escalations if e.level == level]
                 if not levels:
                     continue
                 esc = levels[0]
                 run.escalated = max(run.escalated, level)
-                entries.append(
-                    self._entry(
-                        now,
-                        "sla.escalated",
-                        f"SLA escalation level {level}: {label} breached",
-                        payload,
-                    )
+                summary = f"SLA escalation level {level}: {label} breached"
+                notify = {**data, "notify": esc.notify, "level": level}
+                change = transitions.sla_event(case, "sla.escalated", summary, notify, ref, now)
+                then = transitions.sla_escalate(
+                    case, level, esc.raise_priority, esc.reassign, ref, now
                 )
-                if esc.notify:
-                    notify = {**payload, "notify": esc.notify, "level": level}
-                    writes.outbox[key] = ("sla.escalation", notify)
-                if esc.raise_priority and raised(case.priority) != case.priority:
-                    new = raised(case.priority)
-                    entries.append(
-                        TimelineEntry(
-                            kind="case.escalated",
-                            at=now,
-                            actor=SLA_ACTOR,
-                            summary=f"Priority {case.priority} → {new} (SLA escalation {level})",
-                            data={
-                                "previous_priority": case.priority,
-                                "priority": new,
-                                "reason": f"sla escalation {level}",
-                            },
-                        )
-                    )
-                    case.priority = new
-                if esc.reassign and esc.reassign != case.owner:
-                    entries.append(
-                        TimelineEntry(
-                            kind="case.assigned",
-                            at=now,
-                            actor=SLA_ACTOR,
-                            summary=f"Owner {case.owner or 'nobody'} → {esc.reassign} "
-                            f"(SLA escalation {level})",
-                            data={
-                                "previous_owner": case.owner,
-                                "owner": esc.reassign,
-                                "reason": f"sla escalation {level}",
-                            },
-                        )
-                    )
-                    case.owner = esc.reassign
+                change.entries += then.entries
             else:
                 continue
+            writes.changes.append((change, read_version))
             applied.add(int(t.id))
         if not applied:
             return applied
-        case.updated_at = now
-        writes.cases.append((case, read_version))
-        writes.entries.extend((case.id, e) for e in entries)
         facts = replace(state.facts, priority=case.priority)
-        update = SlaUpdate()
         if case.priority != priority_before:
-            state, timers_now = self._sla.track(state, facts, case.status, now, update)
+            state, timers_now = self._sla.track(state, facts, case.status, now, SlaUpdate())
         else:
             timers_now = self._sla.clock(state).timers(state)
         writes.sla.append((case.id, state, timers_now))
         return applied
-
-    @staticmethod
-    def _entry(now: datetime, kind: str, summary: str, data: dict[str, object]) -> TimelineEntry:
-        return TimelineEntry(kind=kind, at=now, actor=SLA_ACTOR, summary=summary, data=dict(data))
 
     def next_due(self) -> datetime | None:
         with self._engine.connect() as conn:
@@ -288,52 +225,32 @@ class TimerService:
     def recompute(self, force: bool = False, batch: int = 500) -> int:
         """Recompute the clocks and timers of open cases computed under another
         configuration (all open cases with ``force``). Returns how many."""
-        fingerprint = self._sla.config.fingerprint
+        engine = self._sla
+        fingerprint = engine.config.fingerprint
         done, after = 0, 0
         while True:
             with write_connection(self._engine) as conn, conn.begin():
-                query = (
-                    sa.select(cases.c.id)
-                    .outerjoin(case_sla, case_sla.c.case_id == cases.c.id)
-                    .where(cases.c.status.in_(sorted(OPEN_STATUSES)), cases.c.id > after)
-                    .order_by(cases.c.id)
-                    .limit(batch)
-                )
-                if not force:
-                    query = query.where(
-                        sa.or_(
-                            case_sla.c.fingerprint.is_(None), case_sla.c.fingerprint != fingerprint
-                        )
-                    )
-                ids = list(conn.execute(query).scalars())
+                ids = stale_case_ids(conn, None if force else fingerprint, after, batch)
                 if not ids:
                     return done
                 now = self._clock.now()
                 locked = lock_cases(conn, ids)
                 states = load_sla_states(conn, ids)
-                people = {
-                    row.id: row
-                    for row in conn.execute(
-                        sa.select(
-                            customers.c.id,
-                            customers.c.segment,
-                            customers.c.value,
-                            customers.c.timezone,
-                        ).where(customers.c.id.in_({c.customer_id for c in locked.values()}))
-                    )
-                }
+                people = customers_facts(conn, {c.customer_id for c in locked.values()})
                 items = []
                 for case_id in ids:
                     case = locked[case_id]
                     state = states.get(case_id)
                     facts = facts_for(
-                        case.priority, case.category, people.get(case.customer_id), None
+                        case.priority, case.category, people.get(case.customer_id), case.channel
                     )
+                    if case.sla_policy is not None:
+                        facts = replace(facts, policy=case.sla_policy)
                     if state is None:
-                        state, _ = self._sla.track(
+                        state, _ = engine.track(
                             None, facts, "new", case.opened_at, SlaUpdate(opened=True)
                         )
-                        state, timers = self._sla.track(
+                        state, timers = engine.track(
                             state,
                             facts,
                             case.status,
@@ -341,48 +258,44 @@ class TimerService:
                             SlaUpdate(status_changed=True),
                         )
                     else:
-                        state, timers = self._sla.track(state, facts, case.status, now, SlaUpdate())
+                        state, timers = engine.track(state, facts, case.status, now, SlaUpdate())
                     items.append((case_id, state, timers))
-                    # Bump the version so a processor batch computed from the old state retries.
-                    case.updated_at = case.updated_at
-                    save_case(conn, case, case.version)
+                # Bump the versions so a processor batch computed from the old state retries.
+                update_cases(conn, [(c, c.version) for c in locked.values()])
                 write_sla(conn, items, now)
                 done += len(ids)
                 after = ids[-1]
 
     # -- the loop --------------------------------------------------------------------------
-    def run_forever(self, stop: threading.Event) -> None:
-        log.info("SLA timer service started")
+    def round(self) -> float:
+        """One round of the timer worker: apply a changed configuration, fire what is due, and
+        say how long to sleep (until the next due time, at most ``poll_seconds``)."""
+        if self._sla.config.fingerprint != self._applied:
+            self.recompute_on_change()
+        fired = self.fire_due()
+        if len(fired) >= self._batch:
+            return 0.0
+        due = self.next_due()
+        timeout = self._poll
+        if due is not None:
+            timeout = min(timeout, max(0.0, (due - self._clock.now()).total_seconds()))
+        return timeout
+
+    def wait(self, timeout: float) -> None:
+        """The worker's pause: ends early when :meth:`wake` is called."""
+        if timeout > 0 and self._wake.wait(timeout):
+            self._wake.clear()
+
+    def recompute_on_change(self) -> None:
+        """Recompute the deadlines of open cases computed under another ``sla.yaml`` (at start,
+        and whenever the configuration source loads a new version)."""
+        self._applied = self._sla.config.fingerprint
         try:
             changed = self.recompute()
             if changed:
                 log.info("SLA: recomputed the deadlines of %d open cases", changed)
         except Exception:
             log.error("SLA recompute failed:\n%s", traceback.format_exc())
-        while not stop.is_set():
-            try:
-                fired = self.fire_due()
-                if len(fired) >= self._batch:
-                    continue
-                due = self.next_due()
-            except Exception:
-                log.error("SLA timer round failed:\n%s", traceback.format_exc())
-                stop.wait(1.0)
-                continue
-            timeout = self._poll
-            if due is not None:
-                timeout = min(timeout, max(0.0, (due - self._clock.now()).total_seconds()))
-            if timeout > 0 and self._wake.wait(timeout):
-                self._wake.clear()
-        log.info("SLA timer service stopped")
 
 
-def start_in_thread(service: TimerService, stop: threading.Event) -> threading.Thread:
-    thread = threading.Thread(
-        target=service.run_forever, args=(stop,), name="winback-sla-timers", daemon=True
-    )
-    thread.start()
-    return thread
-
-
-__all__ = ["Fired", "TimerService", "start_in_thread"]
+__all__ = ["Fired", "TimerService"]

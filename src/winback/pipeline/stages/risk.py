@@ -1,12 +1,12 @@
 """The risk stage: update the customer's feature state, re-score, flag a sharp rise.
 
-Runs after text understanding and before the decision stage (see ``pipeline/stages.py``):
+Runs after text understanding and before the playbooks:
 
 1. merge the event into the customer's order-free :class:`~winback.customers.features.FeatureState`
-   (using ``ctx.results["text"]`` when the text stage left one);
+   (using ``ctx.text`` when the text stage left one);
 2. compute the features as of the customer's latest event and score them with the active
    scorer (a trained model, or the cold-start weights);
-3. put a :class:`~winback.risk.scoring.RiskResult` in ``ctx.results["risk"]`` and save the row;
+3. put a :class:`~winback.risk.scoring.RiskResult` in ``ctx.risk`` and save the row;
 4. when the probability rose by at least ``jump_delta`` to at least ``jump_min``: mark
    ``RiskResult.jumped`` (decision stages read it on the same event) and emit a ``risk.jumped``
    effect to the outbox (key ``risk.jumped:<event id>``, so once per event).
@@ -14,14 +14,14 @@ Runs after text understanding and before the decision stage (see ``pipeline/stag
 SLA breaches the customer suffered are counted in ``sla_breaches_*``
 (:func:`winback.customers.features.record_sla_breach`, idempotent per key) from two sources:
 
-- the SLA state (issue 6) of the customer's open case and of their latest resolved one, read
+- the SLA state of the customer's open case and of their latest resolved one, read
   through ``unit.sla_state``: every breached clock
   and breached measurement, keyed ``<case id>:<metric>:<cycle>``, dated at the measurement's
   stop or, while the clock still runs, at its start (the state keeps no breach time). Breaches
   fire on the timer service, outside the processor, so they are picked up with the customer's
   next event;
-- the hook for any other source: a stage before this one may put
-  ``ctx.results["sla_breaches"]`` — an iterable of ``(key, at)`` pairs.
+- the hook for any other source: a stage before this one may add ``(key, at)`` pairs to
+  ``ctx.sla_breaches``.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
+from winback.cases.effects import Effect
 from winback.customers.features import (
     FeatureState,
     Profile,
@@ -39,7 +40,8 @@ from winback.customers.features import (
     is_churned,
     record_sla_breach,
 )
-from winback.pipeline.stage import EventContext, Unit
+from winback.pipeline.context import EventContext
+from winback.pipeline.ports import Unit
 from winback.risk.coldstart import ColdStartScorer
 from winback.risk.scoring import (
     DEFAULT_JUMP_DELTA,
@@ -50,6 +52,7 @@ from winback.risk.scoring import (
     RiskScore,
     Scorer,
 )
+from winback.sources import Source
 
 JUMP_TOPIC = "risk.jumped"
 
@@ -59,21 +62,27 @@ class RiskStage:
 
     def __init__(
         self,
-        scorer: Scorer | None = None,
+        scorer: Source[Scorer] | Scorer | None = None,
         *,
         jump_delta: float = DEFAULT_JUMP_DELTA,
         jump_min: float = DEFAULT_JUMP_MIN,
     ) -> None:
-        self.scorer: Scorer = scorer or ColdStartScorer()
+        scorer = scorer or ColdStartScorer()
+        self._scorer = scorer if isinstance(scorer, Source) else Source.fixed("churn model", scorer)
         self.jump_delta = jump_delta
         self.jump_min = jump_min
+
+    @property
+    def scorer(self) -> Scorer:
+        """The active churn model (a newly activated one applies without a restart)."""
+        return self._scorer.get()
 
     def process(self, ctx: EventContext, unit: Unit) -> None:
         event = ctx.event
         current = unit.customer_risk(event.customer_id)
         state = current.state if current is not None else FeatureState()
-        apply_to_state(state, event, ctx.results.get("text"))
-        for key, at in ctx.results.get("sla_breaches", ()) or ():
+        apply_to_state(state, event, ctx.text)
+        for key, at in ctx.sla_breaches:
             record_sla_breach(state, str(key), at)
         for case in (unit.open_case(event.customer_id), unit.resolved_case(event.customer_id)):
             if case is not None and case.id is not None:
@@ -104,7 +113,7 @@ class RiskStage:
             jumped_at=now if jumped else (current.jumped_at if current is not None else None),
         )
         unit.save_customer_risk(risk)
-        ctx.results["risk"] = RiskResult(
+        ctx.risk = RiskResult(
             probability=score.probability,
             reasons=tuple(r.text for r in score.reasons),
             model_version=score.model_version,
@@ -114,19 +123,16 @@ class RiskStage:
             features=features,
         )
         if jumped:
-            unit.emit(
-                JUMP_TOPIC,
-                f"{JUMP_TOPIC}:{event.event_id}",
-                {
-                    "customer_id": event.customer_id,
-                    "event_id": event.event_id,
-                    "at": now.isoformat(),
-                    "probability": score.probability,
-                    "previous": previous,
-                    "reasons": [r.text for r in score.reasons],
-                    "model_version": score.model_version,
-                },
-            )
+            payload = {
+                "customer_id": event.customer_id,
+                "event_id": event.event_id,
+                "at": now.isoformat(),
+                "probability": score.probability,
+                "previous": previous,
+                "reasons": [r.text for r in score.reasons],
+                "model_version": score.model_version,
+            }
+            unit.emit(Effect(JUMP_TOPIC, f"{JUMP_TOPIC}:{event.event_id}", payload))
 
     def _score(self, state: FeatureState, inputs: dict[str, Any]) -> RiskScore:
         if is_churned(state):
@@ -136,7 +142,7 @@ class RiskStage:
                 self.scorer.version,
                 self.scorer.horizon_days,
             )
-        return self.scorer.score(inputs)
+        return self._scorer.get().score(inputs)
 
 
 def sla_breaches(case_id: int, sla: Any) -> Iterator[tuple[str, datetime]]:

@@ -14,10 +14,10 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from winback.config import ConfigError, Settings, load_settings
-from winback.playbooks.commands import rules_app
-from winback.risk.commands import evaluate_churn, models_activate, models_list, train_churn
-from winback.sla.commands import sla_app
-from winback.text.commands import evaluate_text, train_text
+from winback.cli.rules import rules_app
+from winback.cli.churn import evaluate_churn, models_activate, models_list, train_churn
+from winback.cli.sla import sla_app
+from winback.cli.text import evaluate_text, train_text
 
 app = typer.Typer(
     help="Winback: real-time service recovery.", no_args_is_help=True, add_completion=False
@@ -51,13 +51,13 @@ def _settings(**overrides: Any) -> Settings:
 
 
 def _prepare(settings: Settings) -> Any:
-    from winback.bootstrap import build_container, configure_logging, prepare_database
+    from winback.bootstrap import build_runtime, configure_logging, prepare_database
     from winback.store import migrate
 
     configure_logging(settings.log_level)
     _check_sla(settings)
     _check_risk(settings)
-    container = build_container(settings)
+    container = build_runtime(settings)
     prepare_database(settings, container.engine)
     with container.engine.connect() as conn:
         if migrate.pending(conn):
@@ -122,7 +122,7 @@ def _serve(settings: Settings, on_started: Any = None) -> None:
     _QuietServer = _quiet_server_class()  # noqa: N806
 
     from winback.api.app import create_app
-    from winback.pipeline.worker import ProcessorRunner
+    from winback.runner import ProcessorRunner
 
     container = _prepare(settings)
     runner = ProcessorRunner(settings) if settings.processor != "off" else None
@@ -154,7 +154,7 @@ def serve(
 @app.command()
 def worker() -> None:
     """Run the event processor alone (production: beside `serve` with WINBACK_PROCESSOR=off)."""
-    from winback.pipeline.worker import run_processor
+    from winback.runner import run_processor
 
     settings = _settings()
     _prepare(settings).engine.dispose()

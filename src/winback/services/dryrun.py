@@ -1,8 +1,8 @@
 """``winback rules dry-run``: the playbooks over past events, in memory, changing nothing.
 
-The events run through the same stages the processor uses up to the playbooks' case step —
-customer state, text understanding, churn risk, playbooks, the case decision, the playbook
-actions — but against a :class:`MemoryUnit` that starts empty and is thrown away: no database
+The events run through the same stages the processor uses up to the case step — customer
+state, text understanding, churn risk, playbooks, the case — but against a
+:class:`~winback.pipeline.memory.MemoryUnit` that starts empty and is thrown away: no database
 is written, no effect is queued. The report counts, per rule: how often it matched, the cases
 it opened (or re-opened) and the signals it attached, the priorities of those cases, the
 remedies it recommended and their cost (each case's first recommended remedy at its default
@@ -17,84 +17,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from winback.cases.model import RecoveryCase, TimelineEntry
-from winback.clock import Clock, FrozenClock
-from winback.customers.profile import Customer
+from winback.clock import FrozenClock
 from winback.events.model import Event
-from winback.pipeline.stage import EventContext, Stage
+from winback.pipeline.context import EventContext
+from winback.pipeline.memory import MemoryUnit
+from winback.pipeline.ports import Stage
 from winback.playbooks.model import Outcome
-from winback.playbooks.stage import RESULT_KEY
 from winback.remedies.catalogue import Catalogue
-from winback.risk.scoring import CustomerRisk
-from winback.sla.tracking import SlaState, TimerSpec
-from winback.text.analyzer import TextAnalysis
-
-
-class MemoryUnit:
-    """A :class:`~winback.pipeline.stage.Unit` kept entirely in memory."""
-
-    clock: Clock
-
-    def __init__(self, clock: Clock) -> None:
-        self.clock = clock
-        self.customers: dict[str, Customer] = {}
-        self.open_cases: dict[str, RecoveryCase] = {}
-        self.resolved: dict[str, RecoveryCase] = {}
-        self.risks: dict[str, CustomerRisk] = {}
-        self.effects: dict[str, tuple[str, dict[str, Any]]] = {}
-        self.timeline: list[tuple[RecoveryCase, TimelineEntry]] = []
-        self._next_id = 1
-
-    def customer(self, customer_id: str) -> Customer | None:
-        return self.customers.get(customer_id)
-
-    def save_customer(self, customer: Customer) -> None:
-        self.customers[customer.id] = customer
-
-    def open_case(self, customer_id: str) -> RecoveryCase | None:
-        case = self.open_cases.get(customer_id)
-        return case if case is not None and case.is_open else None
-
-    def add_case(self, case: RecoveryCase) -> None:
-        case.id = self._next_id
-        self._next_id += 1
-        self.open_cases[case.customer_id] = case
-
-    def save_case(self, case: RecoveryCase) -> None:
-        pass
-
-    def link_event(self, case: RecoveryCase, event: Event, role: str) -> None:
-        pass
-
-    def append_timeline(self, case: RecoveryCase, entry: TimelineEntry) -> None:
-        self.timeline.append((case, entry))
-
-    def resolved_case(self, customer_id: str) -> RecoveryCase | None:
-        return self.resolved.get(customer_id)
-
-    def reopen_case(self, case: RecoveryCase) -> None:
-        self.resolved.pop(case.customer_id, None)
-        self.open_cases[case.customer_id] = case
-
-    def sla_state(self, case: RecoveryCase) -> SlaState | None:
-        return None
-
-    def save_sla(self, case: RecoveryCase, state: SlaState, timers: list[TimerSpec]) -> None:
-        pass
-
-    def customer_risk(self, customer_id: str) -> CustomerRisk | None:
-        return self.risks.get(customer_id)
-
-    def save_customer_risk(self, risk: CustomerRisk) -> None:
-        self.risks[risk.customer_id] = risk
-
-    def save_text_analysis(self, event: Event, analysis: TextAnalysis) -> None:
-        pass
-
-    def emit(
-        self, topic: str, key: str, payload: dict[str, Any], case: RecoveryCase | None = None
-    ) -> None:
-        self.effects.setdefault(key, (topic, payload))
 
 
 @dataclass
@@ -174,19 +103,18 @@ def dry_run(
         ctx = EventContext(event)
         for stage in stages:
             stage.process(ctx, unit)
-        outcome: Outcome | None = ctx.results.get(RESULT_KEY)
+        outcome = ctx.playbook
         if outcome is None:
             continue
         _count(report, ctx, outcome, catalogue)
     if unit is not None:
-        report.acknowledgements = sum(
-            1 for topic, _ in unit.effects.values() if topic == "case.acknowledgement"
-        )
+        report.acknowledgements = unit.topics().count("case.acknowledgement")
     return report
 
 
 def _count(report: DryRunReport, ctx: EventContext, outcome: Outcome, catalogue: Catalogue) -> None:
-    action = ctx.case_action
+    # What the playbooks' decision did (a customer's reply joining the case is not theirs).
+    action = ctx.case_action if ctx.decision is not None else None
     if action in ("opened", "reopened"):
         report.cases_opened += 1
     elif action == "attached":

@@ -5,8 +5,9 @@ process each get a core and neither starves the other of the GIL. The server's c
 shared wake-up flag after each commit, so a new event is picked up at once rather than at the
 next poll. The child exits when its parent disappears (even after ``kill -9``).
 
-Wherever the processor runs, the SLA timer service (:mod:`winback.sla.service`) runs beside it
-as a thread (``WINBACK_SLA_TIMERS``), so timers never compete with ingest for its process.
+Wherever the processor runs, the SLA timer worker (:mod:`winback.services.sla_timers`) and the
+routing worker run beside it as threads of the same process (``WINBACK_SLA_TIMERS``,
+``WINBACK_ROUTING_INTERVAL_SECONDS``), so they never compete with ingest for its process.
 """
 
 from __future__ import annotations
@@ -40,38 +41,23 @@ def run_processor(
     stop: threading.Event,
     wake: Callable[[float], object] | None = None,
 ) -> None:
-    from winback.bootstrap import (
-        build_processor,
-        build_timer_service,
-        configure_logging,
-        make_store_engine,
-        start_routing,
-    )
+    """The processing side of Winback: the processor in this thread, the SLA timers and
+    routing as worker threads beside it, all from one runtime (one set of configuration
+    sources)."""
+    from winback.bootstrap import build_sources, build_workers, configure_logging, make_store_engine
 
     configure_logging(settings.log_level)
     engine = make_store_engine(settings)
-    timers = routing = None
+    workers = build_workers(settings, engine, stop, sources=build_sources(settings), wake=wake)
+    processor, others = workers[0], workers[1:]
     try:
-        if settings.sla_timers:
-            # The SLA timer service shares the processor's process (not the ingest one); a
-            # round that processed events may have scheduled sooner timers, so it wakes it.
-            service = build_timer_service(settings, engine)
-            processor = build_processor(
-                settings, engine, on_round=lambda r: service.wake() if r.processed else None
-            )
-            timers = threading.Thread(
-                target=service.run_forever, args=(stop,), name="winback-sla-timers", daemon=True
-            )
-            timers.start()
-        else:
-            processor = build_processor(settings, engine)
-        routing = start_routing(settings, engine, stop)  # issue 7: docs/routing.md
-        processor.run_forever(stop, wake, idle_seconds=settings.processor_idle_poll_seconds)
+        for worker in others:
+            worker.start()
+        processor.run()
     finally:
-        if timers is not None:
-            timers.join(10)
-        if routing is not None:
-            routing.join(10)
+        stop.set()
+        for worker in others:
+            worker.stop()
         engine.dispose()
 
 

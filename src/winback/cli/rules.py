@@ -154,9 +154,9 @@ def dry_run_command(
 ) -> None:
     """Show what the playbooks would have done with past events, changing nothing."""
     from winback.bootstrap import build_stages
-    from winback.playbooks.dryrun import dry_run
     from winback.playbooks.loader import PlaybookError, load_playbooks
     from winback.remedies.config import RemedyConfigError, load_catalogue
+    from winback.services.dryrun import dry_run
 
     if (events_file is None) == (since is None):
         console.print("[red]error:[/red] give exactly one of --events FILE or --since 30d")

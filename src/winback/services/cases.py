@@ -1,0 +1,153 @@
+"""Case actions: what agents (and routing) do to a case, in one transaction each.
+
+:func:`keyed_case_action` is the transaction every case action shares — lock the case,
+answer a retried keyed request with its first answer, else apply the action and remember the
+answer under the key. :func:`perform_action` applies a lifecycle action
+(:func:`winback.cases.lifecycle.apply_action`), persists the change with the one writer and
+moves the case's SLA clocks. Remedy actions (:mod:`winback.services.remedies`) share the same
+transaction.
+
+An action carrying an idempotency key is remembered with its answer: the same key and request
+again returns the first answer and changes nothing; the same key with a different request is a
+conflict (:class:`~winback.errors.IdempotencyKeyReused`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import IntegrityError
+
+from winback.cases.lifecycle import apply_action
+from winback.cases.model import RecoveryCase, TimelineEntry
+from winback.cases.transitions import Change
+from winback.clock import Clock
+from winback.errors import AnotherOpenCase, CaseNotFound
+from winback.sla.engine import SlaEngine, SlaUpdate, facts_for
+from winback.store.actions import remember_action, replay_action
+from winback.store.cases import case_doc, lock_cases, write_changes
+from winback.store.engine import write_connection
+from winback.store.sla_store import customer_facts, load_sla_states, write_sla
+
+
+@dataclass
+class ActionResult:
+    case: dict[str, Any]
+    entries: list[dict[str, Any]]
+    replayed: bool = False
+
+
+def entry_doc(entry: TimelineEntry) -> dict[str, Any]:
+    return {
+        "kind": entry.kind,
+        "at": entry.at,
+        "actor": entry.actor,
+        "summary": entry.summary,
+        "data": entry.data,
+    }
+
+
+def _request_hash(action: str, actor: str, params: Mapping[str, Any]) -> str:
+    text = json.dumps({"a": action, "by": actor, "p": params}, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def keyed_case_action(
+    engine: Engine,
+    clock: Clock,
+    case_id: int,
+    action: str,
+    actor: str,
+    params: Mapping[str, Any],
+    idempotency_key: str | None,
+    apply: Callable[[Connection, RecoveryCase, datetime], Sequence[TimelineEntry]],
+) -> ActionResult:
+    """Lock the case, answer a retried keyed request with its first answer, else run ``apply``
+    (which changes the case through a transition and persists it, returning the timeline
+    entries made) and remember the answer under the key."""
+    request_hash = _request_hash(action, actor, params)
+    with write_connection(engine) as conn, conn.begin():
+        # Lock the case first: concurrent retries with one key then queue up behind each other
+        # and the later ones find the first's answer.
+        case = lock_cases(conn, [case_id]).get(case_id)
+        if case is None:
+            raise CaseNotFound(case_id)
+        seen = replay_action(conn, case_id, idempotency_key, request_hash)
+        if seen is not None:
+            return ActionResult(seen["case"], seen["entries"], True)
+        now = clock.now()
+        entries = apply(conn, case, now)
+        result = ActionResult(case_doc(case), [entry_doc(e) for e in entries])
+        if idempotency_key is not None:
+            response = {"case": result.case, "entries": result.entries}
+            remember_action(conn, case_id, idempotency_key, request_hash, response, now)
+        return result
+
+
+def persist(conn: Connection, change: Change, read_version: int, now: datetime) -> Change:
+    """Write one change of a locked case: each entry gets the stable ``ref`` of this write
+    (the case's new version) unless it has one, so its outbox key names this very change."""
+    if change.case.id is not None:
+        version = read_version + 1
+        change.entries = [
+            e if e.ref is not None else replace(e, ref=f"{change.case.id}:v{version}:{i}")
+            for i, e in enumerate(change.entries)
+        ]
+    try:
+        with conn.begin_nested():
+            write_changes(conn, [(change, read_version)], now)
+    except IntegrityError:
+        raise AnotherOpenCase(
+            f"customer {change.case.customer_id} already has another open case; "
+            "this one cannot be re-opened"
+        ) from None
+    return change
+
+
+def track_sla(
+    conn: Connection, sla: SlaEngine, case: RecoveryCase, update: SlaUpdate, now: datetime
+) -> None:
+    """Tell the case's SLA clocks what happened, and store the clocks and their timers."""
+    assert case.id is not None
+    state = load_sla_states(conn, [case.id]).get(case.id)
+    facts = facts_for(case.priority, case.category, customer_facts(conn, case.customer_id), None)
+    if state is None:
+        # No clocks yet (a case from before SLAs): start them from when the case opened.
+        state, _ = sla.track(None, facts, "new", case.opened_at, SlaUpdate(opened=True))
+    state, timers = sla.track(state, facts, case.status, now, update)
+    write_sla(conn, [(case.id, state, timers)], now)
+
+
+def perform_action(
+    engine: Engine,
+    clock: Clock,
+    sla: SlaEngine,
+    case_id: int,
+    action: str,
+    actor: str,
+    params: Mapping[str, Any],
+    idempotency_key: str | None = None,
+) -> ActionResult:
+    """Apply one lifecycle action to a case, its timeline, its SLA clocks and the outbox.
+
+    Raises an :class:`~winback.errors.WinbackError` (nothing changed): ``InvalidAction``,
+    ``IllegalTransition``, ``CaseNotFound``, ``AnotherOpenCase``, ``IdempotencyKeyReused``.
+    """
+
+    def apply(conn: Connection, case: RecoveryCase, now: datetime) -> list[TimelineEntry]:
+        read_version = case.version
+        change = apply_action(case, action, actor, params, now)
+        if not change.changed:
+            return change.entries
+        persist(conn, change, read_version, now)
+        if change.clock is not None:
+            track_sla(conn, sla, case, change.clock, now)
+        return change.entries
+
+    return keyed_case_action(engine, clock, case_id, action, actor, params, idempotency_key, apply)

@@ -1,0 +1,104 @@
+"""Routing: the roster (``agents.yaml`` plus agents set over the API) and assignment passes.
+
+A pass (``POST /v1/routing/run``, or the routing worker every few seconds) reads the open
+cases, who owns them and what each needs (category, the customer's language and segment, the
+team in the case's plan, the earliest unfired SLA breach deadline, risk x value x severity),
+takes back the cases of agents offline for longer than the grace, and assigns waiting cases,
+most urgent first, to the least-loaded eligible agents. Each assignment is the ``assign`` case
+action (:func:`winback.services.cases.perform_action`), so a case keeps a single owner and
+every transfer is on its timeline and in the outbox. A case the router re-queues keeps its
+(offline) owner until an eligible agent takes it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.engine import Engine
+
+from winback.clock import Clock
+from winback.errors import InvalidInput, WinbackError
+from winback.routing.config import RoutingConfig
+from winback.routing.engine import Router, fairness
+from winback.routing.model import AVAILABILITY, Agent
+from winback.services.cases import perform_action
+from winback.sla.engine import SlaEngine
+from winback.store.engine import write_connection
+from winback.store.routing_store import case_requests, has_agents, load_agents, upsert_agent
+
+ROUTER_ACTOR = "winback:routing"
+
+
+def save_agent(
+    engine: Engine, clock: Clock, agent_id: str, spec: Mapping[str, Any], status: str | None
+) -> None:
+    """Create or change an agent (``spec``: any of name, teams, skills, capacity, tier)."""
+    if status is not None and status not in AVAILABILITY:
+        raise InvalidInput(f"status: one of {', '.join(AVAILABILITY)}", field="status")
+    with write_connection(engine) as conn, conn.begin():
+        upsert_agent(conn, agent_id, spec, status, clock.now())
+
+
+def roster(engine: Engine, config: RoutingConfig) -> dict[str, Agent]:
+    """Every agent: ``agents.yaml``'s, overridden and extended by those set over the API."""
+    with engine.connect() as conn:
+        return load_agents(conn, config)
+
+
+def roster_configured(engine: Engine, config: RoutingConfig) -> bool:
+    """Whether there is anyone to route to (``agents.yaml`` or the API)."""
+    if config.agents:
+        return True
+    with engine.connect() as conn:
+        return has_agents(conn)
+
+
+def run_routing(
+    engine: Engine,
+    clock: Clock,
+    sla: SlaEngine,
+    config: RoutingConfig,
+    grace: timedelta = timedelta(minutes=15),
+) -> dict[str, Any]:
+    """One routing pass; returns what it did and the load per agent."""
+    now: datetime = clock.now()
+    with engine.connect() as conn:
+        agents = load_agents(conn, config)
+        requests = case_requests(conn)
+    router = Router(agents, dict(config.teams))
+    for request in requests:
+        if request.owner is not None and request.owner in agents:
+            router.hold(request, request.owner)
+        elif request.owner is None:
+            router.enqueue(request)
+        # owned by someone routing does not know (a person outside the roster): left alone
+    requeued = router.requeue_offline(now, grace)
+    assignments, skipped = [], []
+    for a in router.dispatch(now):
+        try:
+            perform_action(
+                engine,
+                clock,
+                sla,
+                a.case_id,
+                "assign",
+                ROUTER_ACTOR,
+                {"owner": a.agent_id, "reason": f"routing: {a.reason}"},
+            )
+        except WinbackError as exc:  # the case moved on meanwhile
+            skipped.append({"case_id": a.case_id, "reason": exc.message})
+            continue
+        assignments.append({"case_id": a.case_id, "agent": a.agent_id, "reason": a.reason})
+    load = {agent_id: router.load.get(agent_id, 0) for agent_id in agents}
+    stats = fairness(router.assigned_count, agents)
+    return {
+        "at": now,
+        "assigned": assignments,
+        "requeued": requeued,
+        "skipped": skipped,
+        "waiting": sorted(router.waiting),
+        "open_cases_per_agent": load,
+        "fairness": stats.as_dict(),
+    }
