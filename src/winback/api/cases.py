@@ -1,4 +1,9 @@
-"""``GET /v1/cases`` and ``GET /v1/cases/{id}``: the recovery cases and their story.
+"""``GET /v1/cases`` (the agents' queue) and ``GET /v1/cases/{id}``: the recovery cases and
+their story.
+
+The queue filters by status, owner, team, priority, category and customer, sorts by SLA due
+time, priority, risk, opening or update time, and pages with a keyset cursor that carries the
+sort it was made for (the default order keeps the ``c:<id>`` cursor it always had).
 
 ``POST /v1/cases/{id}/actions`` (what agents do to a case) lives in :mod:`winback.api.case_actions`.
 """
@@ -7,16 +12,19 @@ from __future__ import annotations
 
 import base64
 import binascii
-from typing import Annotated
+from datetime import datetime
+from typing import Annotated, Any, Final, Literal, get_args
 
+import orjson
 from fastapi import APIRouter, HTTPException, Query
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from winback.api.case_actions import case_sla_view
 from winback.api.case_actions import router as actions_router
 from winback.api.customers import risk_view
 from winback.api.deps import ConnectionDep, RuntimeDep
 from winback.api.errors import ErrorBody
-from winback.api.schemas import CaseDetailRead, CasePage, CaseRead
+from winback.api.schemas import CaseDetailRead, CasePage, CaseQueueRead
 from winback.cases.lifecycle import allowed_actions
 from winback.cases.model import CaseStatus
 from winback.store import queries
@@ -25,43 +33,148 @@ router = APIRouter(tags=["cases"])
 router.include_router(actions_router)  # POST /v1/cases/{id}/actions (issue 6)
 
 
-def _encode(case_id: int) -> str:
-    return base64.urlsafe_b64encode(f"c:{case_id}".encode()).decode().rstrip("=")
+PRIORITY_VALUES = Literal["P1", "P2", "P3", "P4"]  # winback.cases.model.PRIORITIES
+SortValue = Literal[
+    "id", "-id", "opened", "-opened", "updated", "-updated", "priority", "-priority",
+    "due", "-due", "risk", "-risk",
+]  # fmt: skip
+DEFAULT_SORT: Final = "-id"
+_DATETIME_SORTS = frozenset({"opened", "updated", "due"})
 
 
-def _decode(cursor: str) -> int:
+def _one_value(value: str) -> str:
+    if "," in value:
+        raise ValueError("one value per parameter: repeat the parameter for several")
+    return value
+
+
+# An owner, team or category: one value (``?owner=ana&owner=bo``, never ``?owner=ana,bo``).
+Name = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_one_value)]
+
+
+class CaseQueueQuery(BaseModel):
+    """The query of ``GET /v1/cases``. A parameter it does not know is a 422, never ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    status: list[CaseStatus] = Field(
+        default=[], description="Only these statuses; repeat for several (status=new&status=…)."
+    )
+    open: bool | None = Field(
+        default=None,
+        description="true: only open statuses (new, acknowledged, in_progress, "
+        "waiting_on_customer, reopened); false: only resolved, closed, cancelled.",
+    )
+    owner: list[Name] = Field(
+        default=[], description="Only cases owned by these agents; `none` means unassigned."
+    )
+    team: list[Name] = Field(
+        default=[], description="Only cases the playbooks gave to these teams; `none`: no team."
+    )
+    priority: list[PRIORITY_VALUES] = Field(default=[], description="Only these priorities.")
+    category: list[Name] = Field(
+        default=[], description="Only these complaint categories (e.g. billing, delivery)."
+    )
+    customer: str | None = Field(default=None, max_length=200, description="One customer's id.")
+    sort: SortValue = Field(
+        default=DEFAULT_SORT,
+        description="due (earliest SLA breach first), priority (P1 first), risk, opened, "
+        "updated, id; a leading - reverses. Ties by case id; cases without a deadline or a "
+        "risk come last. Default -id: newest first.",
+    )
+    limit: int = Field(default=50, ge=1, le=500)
+    cursor: str | None = Field(default=None, description="`next_cursor` of the previous page.")
+
+
+def _none_is_null(values: list[str]) -> list[str | None]:
+    return [None if v == "none" else v for v in values]
+
+
+def _sort(sort: str) -> queries.QueueSort:
+    return queries.QueueSort(key=sort.removeprefix("-"), descending=sort.startswith("-"))
+
+
+def _encode(sort: str, row: dict[str, Any]) -> str:
+    """The cursor after ``row``: ``c:<id>`` in the default order, else the sort, value, id."""
+    value = row[queries.QUEUE_SORT_FIELDS[_sort(sort).key]]
+    if sort == DEFAULT_SORT:
+        raw = f"c:{row['id']}".encode()
+    else:
+        raw = b"k:" + orjson.dumps([sort, value, row["id"]])
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode(cursor: str, sort: str) -> queries.QueuePosition:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        kind, _, value = raw.partition(":")
-        if kind != "c":
+        kind, _, rest = raw.partition(":")
+        if kind == "c" and sort == DEFAULT_SORT:
+            return queries.QueuePosition(value=int(rest), case_id=int(rest))
+        if kind != "k":
             raise ValueError(cursor)
-        return int(value)
-    except (ValueError, UnicodeDecodeError, binascii.Error):
+        made_for, value, case_id = orjson.loads(rest)
+    except (ValueError, TypeError, UnicodeDecodeError, binascii.Error, orjson.JSONDecodeError):
+        raise HTTPException(422, "cursor: not a cursor this API returned") from None
+    if made_for != sort or not isinstance(case_id, int):
+        raise HTTPException(422, "cursor: made for another sort; start again without it")
+    try:
+        return queries.QueuePosition(value=_sort_value(_sort(sort).key, value), case_id=case_id)
+    except (TypeError, ValueError):
         raise HTTPException(422, "cursor: not a cursor this API returned") from None
 
 
-@router.get("/v1/cases", response_model=CasePage, summary="List recovery cases, newest first")
-def list_cases(
-    conn: ConnectionDep,
-    status: Annotated[
-        list[CaseStatus] | None, Query(description="Repeat to match several.")
-    ] = None,
-    customer: Annotated[str | None, Query(max_length=200)] = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    cursor: Annotated[str | None, Query(description="`next_cursor` of the previous page.")] = None,
-) -> CasePage:
+def _sort_value(key: str, value: Any) -> Any:
+    """A cursor's sort value back in the type its column compares with (ValueError if not)."""
+    if value is None:
+        if key not in queries.QUEUE_NULLABLE_SORTS:
+            raise ValueError(key)
+        return None
+    if key in _DATETIME_SORTS:
+        at = datetime.fromisoformat(value)
+        if at.tzinfo is None:
+            raise ValueError(value)
+        return at
+    if key == "risk" and isinstance(value, int | float):
+        return float(value)
+    if key == "priority" and value in get_args(PRIORITY_VALUES):
+        return value
+    if key == "id" and isinstance(value, int):
+        return value
+    raise ValueError(value)
+
+
+@router.get(
+    "/v1/cases",
+    response_model=CasePage,
+    summary="The case queue: filter, sort and page recovery cases",
+    responses={422: {"model": ErrorBody}},
+)
+def list_cases(conn: ConnectionDep, query: Annotated[CaseQueueQuery, Query()]) -> CasePage:
+    """Cases for agents to work on, each with its next SLA deadline and the customer's churn
+    risk. Filters combine with AND; the values of one filter with OR."""
+    filters = queries.CaseFilters(
+        statuses=[s.value for s in query.status],
+        open=query.open,
+        owners=_none_is_null(query.owner),
+        teams=_none_is_null(query.team),
+        priorities=list(query.priority),
+        categories=query.category,
+        customer_id=query.customer,
+    )
     rows = queries.list_cases(
         conn,
-        status=[s.value for s in status] if status else None,
-        customer_id=customer,
-        before_id=None if cursor is None else _decode(cursor),
-        limit=limit + 1,
+        filters=filters,
+        sort=_sort(query.sort),
+        after=None if query.cursor is None else _decode(query.cursor, query.sort),
+        limit=query.limit + 1,
     )
-    more = len(rows) > limit
-    rows = rows[:limit]
+    more = len(rows) > query.limit
+    rows = rows[: query.limit]
+    for row in rows:
+        row["risk_reasons"] = row["risk_reasons"] or []
     return CasePage(
-        items=[CaseRead(**r) for r in rows],
-        next_cursor=_encode(rows[-1]["id"]) if more else None,
+        items=[CaseQueueRead(**r) for r in rows],
+        next_cursor=_encode(query.sort, rows[-1]) if more else None,
     )
 
 

@@ -131,15 +131,37 @@ class CaseDetailRead(CaseRead):
     customer_risk: CustomerRiskRead | None = None  # issue 5: the customer's churn risk and why
 
 
-class CasePage(BaseModel):
-    items: list[CaseRead]
-    next_cursor: str | None
-
-
 class RiskReasonRead(BaseModel):
     feature: str
     text: str = Field(description='In plain words, e.g. "3 complaints about billing in 7 days".')
     contribution: float
+
+
+class CaseQueueRead(CaseRead):
+    """A row of the case queue (``GET /v1/cases``): the case, what is due next, and the risk."""
+
+    next_due_at: datetime | None = Field(
+        description="The earliest pending SLA breach deadline; null when no clock is running "
+        "(no policy, paused, or every target met or breached)."
+    )
+    next_due_metric: str | None = Field(
+        description="The SLA metric of next_due_at: first_response, next_response, resolution."
+    )
+    next_warning_at: datetime | None = Field(
+        description="The earliest pending SLA warning; null when none is pending."
+    )
+    team: str | None = Field(description="The team the playbooks chose for the case, if any.")
+    risk: float | None = Field(
+        description="The customer's churn probability (docs/risk.md); null before it is scored."
+    )
+    risk_reasons: list[RiskReasonRead] = Field(
+        description="The top reasons behind risk, in plain words."
+    )
+
+
+class CasePage(BaseModel):
+    items: list[CaseQueueRead]
+    next_cursor: str | None
 
 
 class CustomerRiskRead(BaseModel):

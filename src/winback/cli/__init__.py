@@ -297,6 +297,7 @@ def demo(
         f"{customers} customers (seed {seed}), {speed:g} simulated hour(s) per second. "
         "Look at:\n"
         f"  {base}/v1/cases        recovery cases, newest first\n"
+        f"  {base}/v1/cases?open=true&sort=due  the queue, earliest SLA deadline first\n"
         f"  {base}/v1/customers/ID a customer's profile, open case and recent events\n"
         f"  {base}/docs            the API, interactive\n"
         f"  {base}/metrics         Prometheus metrics\n"

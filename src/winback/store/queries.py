@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
@@ -12,9 +14,11 @@ from winback.store.tables import (
     case_events,
     case_timeline,
     cases,
+    customer_risk,
     customers,
     event_text,
     events,
+    sla_timers,
 )
 
 _TEXT_COLUMNS = (
@@ -66,22 +70,188 @@ def _event_summary(row: Any, redact_text: bool = False) -> dict[str, Any]:
     return summary
 
 
+# -- The case queue (GET /v1/cases) ---------------------------------------------------------
+# One statement per page: filters, sort and keyset position are SQL; the next deadline, the
+# team and the risk are correlated subqueries and an outer join, computed by the database for
+# the rows it reads (an index lookup each: ``uq_sla_timers_key`` and ``ix_case_timeline_case_id_id``
+# both start with the case id), never one query per row from Python.
+
+# The processor's case entries that carry the playbooks' choices under ``data["playbook"]``.
+_PLAYBOOK_ENTRY_KINDS = ("case.opened", "case.attached", "case.reopened")
+
+
+def _team_column() -> sa.ColumnElement[Any]:
+    """The team a case is planned for: the latest team the playbooks named on the processor's
+    case entries (``case.opened/attached/reopened`` ``data["playbook"]["team"]``), as routing
+    reads it. A correlated subquery over the case's timeline.
+
+    The one place to change when cases carry their plan in a ``team`` column: return
+    ``cases.c.team`` here and the queue's ``team`` filter and field follow.
+    """
+    team = case_timeline.c.data[("playbook", "team")].as_string()
+    return (
+        sa.select(team)
+        .where(
+            case_timeline.c.case_id == cases.c.id,
+            case_timeline.c.kind.in_(_PLAYBOOK_ENTRY_KINDS),
+            team != "",  # also drops entries without a team (NULL)
+        )
+        .order_by(case_timeline.c.id.desc())
+        .limit(1)
+        .correlate(cases)
+        .scalar_subquery()
+    )
+
+
+def _next_timer(kind: str, column: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
+    """``column`` of the case's earliest unfired SLA timer of ``kind`` (ties by metric)."""
+    return (
+        sa.select(column)
+        .where(
+            sla_timers.c.case_id == cases.c.id,
+            sla_timers.c.kind == kind,
+            sla_timers.c.fired_at.is_(None),
+        )
+        .order_by(sla_timers.c.due_at, sla_timers.c.metric)
+        .limit(1)
+        .correlate(cases)
+        .scalar_subquery()
+    )
+
+
+@dataclass(frozen=True)
+class CaseFilters:
+    """What the queue keeps. Each sequence matches any of its values; empty matches all.
+    ``None`` in ``owners`` / ``teams`` matches cases without one. ``open`` keeps the open
+    statuses (True) or the others (False); it and ``statuses`` must both hold."""
+
+    statuses: Sequence[str] = ()
+    owners: Sequence[str | None] = ()
+    teams: Sequence[str | None] = ()
+    priorities: Sequence[str] = ()
+    categories: Sequence[str] = ()
+    customer_id: str | None = None
+    open: bool | None = None
+
+
+@dataclass(frozen=True)
+class QueueSort:
+    """A sort key (one of :data:`QUEUE_SORT_FIELDS`) and its direction; ties go by case id in
+    the same direction. Cases without a value (no deadline, no risk) come last either way."""
+
+    key: str = "id"
+    descending: bool = True
+
+
+@dataclass(frozen=True)
+class QueuePosition:
+    """The last row of the previous page: its sort value and id (keyset pagination)."""
+
+    value: Any
+    case_id: int
+
+
+# The sort keys and the row field that holds each one's value.
+QUEUE_SORT_FIELDS = {
+    "id": "id",
+    "opened": "opened_at",
+    "updated": "updated_at",
+    "priority": "priority",
+    "due": "next_due_at",
+    "risk": "risk",
+}
+# The keys a case may have no value for (no running SLA clock, a customer not scored yet).
+QUEUE_NULLABLE_SORTS = frozenset({"due", "risk"})
+
+
+def _any_of(column: sa.ColumnElement[Any], values: Sequence[Any]) -> sa.ColumnElement[bool]:
+    """``column`` equals one of ``values``; ``None`` among them matches NULL."""
+    present = [v for v in values if v is not None]
+    conditions = [column.in_(present)] if present else []
+    if len(present) < len(values):
+        conditions.append(column.is_(None))
+    return sa.or_(*conditions)
+
+
+def _after(
+    key: sa.ColumnElement[Any], sort: QueueSort, position: QueuePosition
+) -> sa.ColumnElement[bool]:
+    """Rows after ``position`` in ``sort`` order (NULL keys last, ties by id)."""
+    tie = cases.c.id < position.case_id if sort.descending else cases.c.id > position.case_id
+    if sort.key == "id":
+        return tie
+    if position.value is None:
+        return sa.and_(key.is_(None), tie)
+    beyond = key < position.value if sort.descending else key > position.value
+    after = sa.or_(beyond, sa.and_(key == position.value, tie))
+    if sort.key in QUEUE_NULLABLE_SORTS:
+        after = sa.or_(after, key.is_(None))
+    return after
+
+
 def list_cases(
     conn: Connection,
     *,
-    status: list[str] | None,
-    customer_id: str | None,
-    before_id: int | None,
+    filters: CaseFilters = CaseFilters(),
+    sort: QueueSort = QueueSort(),
+    after: QueuePosition | None = None,
     limit: int,
 ) -> list[dict[str, Any]]:
-    query = sa.select(cases).order_by(cases.c.id.desc()).limit(limit)
-    if status:
-        query = query.where(cases.c.status.in_(status))
-    if customer_id is not None:
-        query = query.where(cases.c.customer_id == customer_id)
-    if before_id is not None:
-        query = query.where(cases.c.id < before_id)
-    return [dict(row._mapping) for row in conn.execute(query)]
+    """The case queue: cases matching ``filters`` in ``sort`` order after ``after``, at most
+    ``limit``, each with ``next_due_at`` / ``next_due_metric`` (its earliest unfired SLA
+    breach), ``next_warning_at``, ``team``, ``risk`` and ``risk_reasons`` (the customer's churn
+    risk). One statement whatever the filters, sort or page."""
+    next_due = _next_timer("breach", sla_timers.c.due_at).label("next_due_at")
+    team = _team_column().label("team")
+    risk = customer_risk.c.probability.label("risk")
+    # Labelled, so that ORDER BY names the selected value instead of computing it again.
+    keys: dict[str, sa.ColumnElement[Any]] = {
+        "id": cases.c.id,
+        "opened": cases.c.opened_at,
+        "updated": cases.c.updated_at,
+        "priority": cases.c.priority,
+        "due": next_due,
+        "risk": risk,
+    }
+    key = keys[sort.key]
+    query = sa.select(
+        cases,
+        next_due,
+        _next_timer("breach", sla_timers.c.metric).label("next_due_metric"),
+        _next_timer("warning", sla_timers.c.due_at).label("next_warning_at"),
+        team,
+        risk,
+        customer_risk.c.reasons.label("risk_reasons"),
+    ).select_from(
+        cases.outerjoin(customer_risk, customer_risk.c.customer_id == cases.c.customer_id)
+    )
+    if filters.statuses:
+        query = query.where(cases.c.status.in_(filters.statuses))
+    if filters.open is not None:
+        open_statuses = sorted(OPEN_STATUSES)
+        query = query.where(
+            cases.c.status.in_(open_statuses)
+            if filters.open
+            else cases.c.status.not_in(open_statuses)
+        )
+    if filters.owners:
+        query = query.where(_any_of(cases.c.owner, filters.owners))
+    if filters.teams:
+        query = query.where(_any_of(team, filters.teams))
+    if filters.priorities:
+        query = query.where(cases.c.priority.in_(filters.priorities))
+    if filters.categories:
+        query = query.where(cases.c.category.in_(filters.categories))
+    if filters.customer_id is not None:
+        query = query.where(cases.c.customer_id == filters.customer_id)
+    if after is not None:
+        query = query.where(_after(key, sort, after))
+    ordered = key.desc() if sort.descending else key.asc()
+    if sort.key in QUEUE_NULLABLE_SORTS:
+        ordered = ordered.nulls_last()
+    tie = cases.c.id.desc() if sort.descending else cases.c.id.asc()
+    query = query.order_by(ordered, tie) if sort.key != "id" else query.order_by(tie)
+    return [dict(row._mapping) for row in conn.execute(query.limit(limit))]
 
 
 def get_case(conn: Connection, case_id: int, *, redact_text: bool = False) -> dict[str, Any] | None:
