@@ -65,7 +65,10 @@ def test_every_topic_has_words() -> None:
     assert topics <= set(COMPLAINTS)
 
 
-PURE = ("rng", "industries", "model", "text", "customers", "generator", "truth")
+PURE = (
+    "rng", "industries", "model", "text", "customers", "schedule", "clock", "churn", "activity",
+    "problems", "feedback", "response", "generator", "truth",
+)  # fmt: skip
 FORBIDDEN = ("sqlalchemy", "fastapi", "starlette", "httpx", "uvicorn", "pydantic")
 
 
