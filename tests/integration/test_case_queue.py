@@ -20,7 +20,7 @@ from sqlalchemy.engine import Engine
 
 from winback.api.app import create_app
 from winback.api.cases import PRIORITY_VALUES, SortValue
-from winback.bootstrap import build_container, build_stages
+from winback.bootstrap import build_runtime, build_stages
 from winback.cases.model import PRIORITIES
 from winback.clock import FrozenClock
 from winback.config import load_settings
@@ -80,7 +80,7 @@ def queue(engine: Engine, frozen_clock: FrozenClock, tmp_path: Path) -> Iterator
         models_dir=tmp_path / "models",
         processor="off",
     )
-    container = build_container(settings, frozen_clock)
+    container = build_runtime(settings, frozen_clock)
     container.engine.dispose()
     container.engine = engine
     processor = Processor(engine, build_stages(settings), frozen_clock)

@@ -150,7 +150,6 @@ class CaseQueueRead(CaseRead):
     next_warning_at: datetime | None = Field(
         description="The earliest pending SLA warning; null when none is pending."
     )
-    team: str | None = Field(description="The team the playbooks chose for the case, if any.")
     risk: float | None = Field(
         description="The customer's churn probability (docs/risk.md); null before it is scored."
     )

@@ -13,11 +13,11 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from winback.config import ConfigError, Settings, load_settings
-from winback.cli.rules import rules_app
 from winback.cli.churn import evaluate_churn, models_activate, models_list, train_churn
+from winback.cli.rules import rules_app
 from winback.cli.sla import sla_app
 from winback.cli.text import evaluate_text, train_text
+from winback.config import ConfigError, Settings, load_settings
 
 app = typer.Typer(
     help="Winback: real-time service recovery.", no_args_is_help=True, add_completion=False

@@ -71,36 +71,10 @@ def _event_summary(row: Any, redact_text: bool = False) -> dict[str, Any]:
 
 
 # -- The case queue (GET /v1/cases) ---------------------------------------------------------
-# One statement per page: filters, sort and keyset position are SQL; the next deadline, the
-# team and the risk are correlated subqueries and an outer join, computed by the database for
-# the rows it reads (an index lookup each: ``uq_sla_timers_key`` and ``ix_case_timeline_case_id_id``
-# both start with the case id), never one query per row from Python.
-
-# The processor's case entries that carry the playbooks' choices under ``data["playbook"]``.
-_PLAYBOOK_ENTRY_KINDS = ("case.opened", "case.attached", "case.reopened")
-
-
-def _team_column() -> sa.ColumnElement[Any]:
-    """The team a case is planned for: the latest team the playbooks named on the processor's
-    case entries (``case.opened/attached/reopened`` ``data["playbook"]["team"]``), as routing
-    reads it. A correlated subquery over the case's timeline.
-
-    The one place to change when cases carry their plan in a ``team`` column: return
-    ``cases.c.team`` here and the queue's ``team`` filter and field follow.
-    """
-    team = case_timeline.c.data[("playbook", "team")].as_string()
-    return (
-        sa.select(team)
-        .where(
-            case_timeline.c.case_id == cases.c.id,
-            case_timeline.c.kind.in_(_PLAYBOOK_ENTRY_KINDS),
-            team != "",  # also drops entries without a team (NULL)
-        )
-        .order_by(case_timeline.c.id.desc())
-        .limit(1)
-        .correlate(cases)
-        .scalar_subquery()
-    )
+# One statement per page: filters, sort and keyset position are SQL; the next deadline and
+# the risk are correlated subqueries and an outer join, computed by the database for the rows
+# it reads (an index lookup each: ``uq_sla_timers_key`` starts with the case id), never one
+# query per row from Python. The team is the case plan's ``team`` column.
 
 
 def _next_timer(kind: str, column: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
@@ -202,7 +176,6 @@ def list_cases(
     breach), ``next_warning_at``, ``team``, ``risk`` and ``risk_reasons`` (the customer's churn
     risk). One statement whatever the filters, sort or page."""
     next_due = _next_timer("breach", sla_timers.c.due_at).label("next_due_at")
-    team = _team_column().label("team")
     risk = customer_risk.c.probability.label("risk")
     # Labelled, so that ORDER BY names the selected value instead of computing it again.
     keys: dict[str, sa.ColumnElement[Any]] = {
@@ -219,7 +192,6 @@ def list_cases(
         next_due,
         _next_timer("breach", sla_timers.c.metric).label("next_due_metric"),
         _next_timer("warning", sla_timers.c.due_at).label("next_warning_at"),
-        team,
         risk,
         customer_risk.c.reasons.label("risk_reasons"),
     ).select_from(
@@ -237,7 +209,7 @@ def list_cases(
     if filters.owners:
         query = query.where(_any_of(cases.c.owner, filters.owners))
     if filters.teams:
-        query = query.where(_any_of(team, filters.teams))
+        query = query.where(_any_of(cases.c.team, filters.teams))
     if filters.priorities:
         query = query.where(cases.c.priority.in_(filters.priorities))
     if filters.categories:
