@@ -9,20 +9,35 @@ import base64
 import binascii
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, Depends, Header, HTTPException, Query
 
 from winback.api.case_actions import case_sla_view
 from winback.api.case_actions import router as actions_router
 from winback.api.customers import risk_view
 from winback.api.deps import ConnectionDep, ContainerDep
 from winback.api.errors import ErrorBody
+from winback.api.fields import MAX_ID, CaseId, NulFree
 from winback.api.schemas import CaseDetailRead, CasePage, CaseRead
 from winback.cases.lifecycle import allowed_actions
 from winback.cases.model import CaseStatus
 from winback.store import queries
 
+
+async def _action_inputs(
+    case_id: CaseId,
+    idempotency_key: Annotated[str | None, Header(max_length=200), NulFree] = None,
+) -> None:
+    """The checks on the path id and the ``Idempotency-Key`` header of the case actions."""
+
+
 router = APIRouter(tags=["cases"])
-router.include_router(actions_router)  # POST /v1/cases/{id}/actions (issue 6)
+# POST /v1/cases/{id}/actions: the same range for the path id as the routes here, and the
+# statuses it answers besides those its module documents (403: a role may not decide).
+router.include_router(
+    actions_router,
+    dependencies=[Depends(_action_inputs)],
+    responses={403: {"model": ErrorBody, "description": "The actor's role may not do this."}},
+)
 
 
 def _encode(case_id: int) -> str:
@@ -33,7 +48,7 @@ def _decode(cursor: str) -> int:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         kind, _, value = raw.partition(":")
-        if kind != "c":
+        if kind != "c" or not 0 < int(value) <= MAX_ID:
             raise ValueError(cursor)
         return int(value)
     except (ValueError, UnicodeDecodeError, binascii.Error):
@@ -46,7 +61,7 @@ def list_cases(
     status: Annotated[
         list[CaseStatus] | None, Query(description="Repeat to match several.")
     ] = None,
-    customer: Annotated[str | None, Query(max_length=200)] = None,
+    customer: Annotated[str | None, Query(max_length=200), NulFree] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     cursor: Annotated[str | None, Query(description="`next_cursor` of the previous page.")] = None,
 ) -> CasePage:
@@ -71,7 +86,7 @@ def list_cases(
     summary="One case with its timeline and the events that triggered it",
     responses={404: {"model": ErrorBody}},
 )
-def get_case(case_id: int, conn: ConnectionDep, container: ContainerDep) -> CaseDetailRead:
+def get_case(case_id: CaseId, conn: ConnectionDep, container: ContainerDep) -> CaseDetailRead:
     case = queries.get_case(
         conn, case_id, redact_text=container.settings.text_display == "redacted"
     )

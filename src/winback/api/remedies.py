@@ -14,6 +14,7 @@ from fastapi import APIRouter, HTTPException, Query
 
 from winback.api.deps import ContainerDep
 from winback.api.errors import ErrorBody
+from winback.api.fields import CaseId
 from winback.bootstrap import Container
 from winback.remedies.catalogue import ROLES, Catalogue
 from winback.remedies.config import REMEDIES_FILE, load_catalogue
@@ -42,7 +43,7 @@ def remedy_catalogue(container: Container) -> Catalogue:
     responses={404: {"model": ErrorBody}, 422: {"model": ErrorBody}},
 )
 def case_recommendations(
-    case_id: int,
+    case_id: CaseId,
     container: ContainerDep,
     role: Annotated[str, Query(description="Whose limits apply: " + ", ".join(ROLES))] = "agent",
 ) -> dict[str, Any]:

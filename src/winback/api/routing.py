@@ -7,12 +7,13 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, HTTPException, Query
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi import APIRouter, Query
+from pydantic import ConfigDict, Field
 
 from winback.api.case_actions import sla_engine
 from winback.api.deps import ContainerDep
 from winback.api.errors import ErrorBody
+from winback.api.fields import AgentId, NulFreeModel
 from winback.bootstrap import Container
 from winback.routing.config import AGENTS_FILE, TEAMS_FILE, RoutingConfig, load_routing
 from winback.routing.service import load_agents, run_routing, save_agent
@@ -20,7 +21,7 @@ from winback.routing.service import load_agents, run_routing, save_agent
 router = APIRouter(tags=["routing"])
 
 
-class AgentIn(BaseModel):
+class AgentIn(NulFreeModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str | None = Field(None, max_length=200)
@@ -61,9 +62,7 @@ def list_agents(container: ContainerDep) -> dict[str, Any]:
     summary="Create or change an agent (skills, capacity, tier, availability)",
     responses={422: {"model": ErrorBody}},
 )
-def put_agent(agent_id: str, body: AgentIn, container: ContainerDep) -> dict[str, Any]:
-    if not agent_id or len(agent_id) > 200:
-        raise HTTPException(422, "agent id: 1 to 200 characters")
+def put_agent(agent_id: AgentId, body: AgentIn, container: ContainerDep) -> dict[str, Any]:
     spec = body.model_dump(exclude={"status"}, exclude_none=True)
     save_agent(container.engine, container.clock, agent_id, spec, body.status)
     with container.engine.connect() as conn:
