@@ -59,6 +59,16 @@ def sqlite_engine(sqlite_url: str) -> Iterator[Engine]:
 # -- PostgreSQL -------------------------------------------------------------------------------
 @pytest.fixture
 def postgres_url() -> Iterator[str]:
+    yield from _postgres_schema()
+
+
+@pytest.fixture(scope="module")
+def module_postgres_url() -> Iterator[str]:
+    """Like ``postgres_url``, shared by the tests of one module."""
+    yield from _postgres_schema()
+
+
+def _postgres_schema() -> Iterator[str]:
     base = os.environ.get(POSTGRES_ENV)
     if not base:
         pytest.skip(POSTGRES_SKIP_REASON)

@@ -43,6 +43,13 @@ class Settings(BaseSettings):
     processor_idle_poll_seconds: float = Field(default=0.05, gt=0, le=10)
     ingest_max_group_events: int = Field(default=5_000, ge=1, le=100_000)
     max_body_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
+    max_future_skew_seconds: float = Field(
+        default=300,
+        ge=0,
+        le=86_400,
+        description="How far ahead of the server's clock an event's occurred_at may be; "
+        "events stamped later are refused (docs/events.md).",
+    )
     auto_migrate: bool = Field(
         default=True,
         description="Apply pending migrations when `serve` starts on SQLite.",

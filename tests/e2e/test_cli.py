@@ -141,16 +141,17 @@ def test_import_reports_bad_lines_and_imports_the_rest(tmp_path: Path) -> None:
         good[2],  # 6
         changed,  # 7: same id as the imported one, different content
         {"id": "no-customer", "type": "complaint"},  # 8
+        {**good[2], "id": "from-the-future", "occurred_at": "9999-01-01T00:00:00Z"},  # 9
     ]
     source = write_jsonl(tmp_path / "mixed.jsonl", lines)
     result = run_cli(["import", str(source)], env, tmp_path)
     assert result.returncode == 1, result
     assert result.stdout.strip().splitlines()[-1] == (
-        "imported 2 events, 0 already present, 5 rejected"
+        "imported 2 events, 0 already present, 6 rejected"
     )
     reports = [line for line in result.stderr.splitlines() if line.startswith("line ")]
     by_line = {int(r.split(":", 1)[0].removeprefix("line ")): r for r in reports}
-    assert set(by_line) == {2, 4, 5, 7, 8}, result
+    assert set(by_line) == {2, 4, 5, 7, 8, 9}, result
     assert "malformed JSON" in by_line[2]
     assert "type" in by_line[4]
     assert "teleport" in by_line[4]
@@ -158,6 +159,7 @@ def test_import_reports_bad_lines_and_imports_the_rest(tmp_path: Path) -> None:
     assert "between 0 and 10" in by_line[5]
     assert "different content" in by_line[7]
     assert "customer" in by_line[8]
+    assert "occurred_at: 9999-01-01T00:00:00+00:00 is more than 300 s in the future" in by_line[9]
 
     stored = {r["event_id"] for r in query(database, "SELECT event_id FROM events")}
     assert stored == {g["id"] for g in good}

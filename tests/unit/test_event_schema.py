@@ -10,13 +10,18 @@ import pytest
 from winback.events.model import EVENT_TYPES
 from winback.events.schema import (
     MAX_ATTRIBUTES_BYTES,
+    MAX_ATTRIBUTES_DEPTH,
     MAX_BATCH_EVENTS,
     MAX_TEXT_CHARS,
     EventValidationError,
+    FutureLimit,
     IncomingEvent,
     parse_event,
     parse_events,
 )
+
+NOW = datetime(2026, 11, 24, 9, 30, tzinfo=UTC)
+FIVE_MINUTES_AHEAD = FutureLimit(NOW, timedelta(seconds=300))
 
 
 def event(**overrides: Any) -> dict[str, Any]:
@@ -142,6 +147,54 @@ def test_occurred_at_that_is_not_an_rfc3339_string_is_refused(stamp: object) -> 
     assert "RFC 3339" in error["message"]
 
 
+@pytest.mark.parametrize("stamp", ["0001-01-01T00:30:00+01:00", "9999-12-31T23:30:00-01:00"])
+def test_occurred_at_outside_the_years_1_to_9999_in_utc_is_refused(stamp: str) -> None:
+    assert errors_of(event(occurred_at=stamp)) == [
+        {
+            "path": "occurred_at",
+            "message": "out of range: in UTC it falls outside the years 1 to 9999",
+        }
+    ]
+
+
+def test_occurred_at_may_be_up_to_the_skew_ahead_of_the_clock_but_no_further() -> None:
+    on_the_limit = event(id="a", occurred_at="2026-11-24T10:35:00+01:00")  # NOW + 300 s
+    beyond = event(id="b", occurred_at="2026-11-24T09:35:01Z")
+
+    [parsed] = parse_events(on_the_limit, FIVE_MINUTES_AHEAD)
+    assert parsed.occurred_at == NOW + timedelta(seconds=300)
+    with pytest.raises(EventValidationError) as caught:
+        parse_events({"events": [on_the_limit, beyond]}, FIVE_MINUTES_AHEAD)
+
+    assert caught.value.errors == [
+        {
+            "path": "events[1].occurred_at",
+            "message": "2026-11-24T09:35:01+00:00 is more than 300 s in the future "
+            "(the server's time is 2026-11-24T09:30:00+00:00)",
+        }
+    ]
+
+
+def test_a_far_future_event_is_refused_only_against_a_clock() -> None:
+    far = event(occurred_at="9999-01-01T00:00:00Z")
+
+    [parsed] = parse_events(far)  # simulations and tests parse without a clock
+    assert parsed.occurred_at == datetime(9999, 1, 1, tzinfo=UTC)
+    with pytest.raises(EventValidationError) as caught:
+        parse_event(far, "events[0]", FIVE_MINUTES_AHEAD)
+    [error] = caught.value.errors
+    assert error["path"] == "events[0].occurred_at"
+    assert error["message"].startswith("9999-01-01T00:00:00+00:00 is more than 300 s")
+
+
+def test_past_events_and_events_without_a_time_pass_the_future_limit() -> None:
+    past = event(id="a", occurred_at="2020-01-01T00:00:00Z")
+
+    parsed = parse_events({"events": [past, event(id="b")]}, FIVE_MINUTES_AHEAD)
+
+    assert [p.event_id for p in parsed] == ["a", "b"]
+
+
 # -- sizes -----------------------------------------------------------------------------------
 def test_text_may_hold_ten_thousand_characters_but_no_more() -> None:
     [parsed] = parse_events(event(text="x" * MAX_TEXT_CHARS))
@@ -172,6 +225,34 @@ def test_customer_attributes_have_the_same_16_kib_limit() -> None:
     assert paths_of(event(customer={"id": "cus-1", "attributes": too_big})) == [
         "customer.attributes"
     ]
+
+
+def _nested(depth: int, container: str = "object") -> Any:
+    """A value with ``depth`` levels of objects (or lists) around a string."""
+    value: Any = "x"
+    for _ in range(depth):
+        value = {"k": value} if container == "object" else [value]
+    return value
+
+
+def test_attributes_may_nest_32_levels_but_no_more() -> None:
+    assert MAX_ATTRIBUTES_DEPTH == 32
+    fits = _nested(MAX_ATTRIBUTES_DEPTH)
+    [parsed] = parse_events(event(attributes=fits))
+    assert parsed.payload["attributes"] == fits
+
+    [error] = errors_of(event(attributes=_nested(MAX_ATTRIBUTES_DEPTH + 1)))
+    assert error == {"path": "attributes", "message": "attributes may nest at most 32 levels deep"}
+
+
+@pytest.mark.parametrize("depth", [500, 1000])
+@pytest.mark.parametrize("container", ["object", "list"])
+def test_deeply_nested_attributes_are_a_field_error(depth: int, container: str) -> None:
+    # Past 255 levels the JSON writer gives up: the error must still name the field.
+    deep = {"k": _nested(depth - 1, container)}
+
+    assert paths_of(event(attributes=deep)) == ["attributes"]
+    assert paths_of(event(customer={"id": "cus-1", "attributes": deep})) == ["customer.attributes"]
 
 
 # -- amount and currency ---------------------------------------------------------------------

@@ -57,8 +57,31 @@ def create_app(container: Runtime, runner: ProcessorRunner | None = None) -> Fas
             components = schema.setdefault("components", {}).setdefault("schemas", {})
             components.update(batch.pop("$defs", {}))
             components["EventBatchIn"] = batch
+            _document_errors(schema, components)
             app.openapi_schema = schema
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
     return app
+
+
+def _document_errors(schema: dict[str, Any], components: dict[str, Any]) -> None:
+    """Document the error shape the handlers really send (:mod:`winback.api.errors`).
+
+    FastAPI documents its own ``{"detail": [...]}`` body for every 422 it may raise; Winback
+    answers those with :class:`~winback.api.errors.ErrorBody`. A route that reads a JSON body
+    also answers 400 when the body does not parse.
+    """
+    components["ErrorBody"] = errors.ErrorBody.model_json_schema(
+        ref_template="#/components/schemas/{model}"
+    )
+    components.update(components["ErrorBody"].pop("$defs", {}))
+    error = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}
+    for operation in (op for item in schema["paths"].values() for op in item.values()):
+        responses = operation.setdefault("responses", {})
+        if "422" in responses:
+            responses["422"]["content"] = error
+        if "requestBody" in operation and "400" not in responses:
+            responses["400"] = {"description": "The body is not JSON.", "content": error}
+    for unused in ("HTTPValidationError", "ValidationError"):
+        components.pop(unused, None)

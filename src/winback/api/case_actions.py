@@ -18,6 +18,7 @@ from sqlalchemy.engine import Connection
 
 from winback.api.deps import RuntimeDep
 from winback.api.errors import ErrorBody
+from winback.api.fields import MAX_ID, NulFreeModel
 from winback.api.schemas import CaseRead
 from winback.bootstrap import Runtime
 from winback.services.cases import perform_action
@@ -46,7 +47,7 @@ ActionName = Literal[
 ]
 
 
-class CaseActionIn(BaseModel):
+class CaseActionIn(NulFreeModel):
     """One action on a case. Which fields an action needs: see docs/cases.md."""
 
     action: ActionName
@@ -61,8 +62,12 @@ class CaseActionIn(BaseModel):
     )
     severity: Literal["low", "medium", "high", "critical"] | None = None
     remedy: str | None = Field(None, max_length=64, description="apply_remedy: the remedy.")
-    amount: float | None = Field(None, ge=0, description="apply_remedy: amount (default: its).")
-    grant_id: int | None = Field(None, description="approve, reject: the remedy request.")
+    amount: float | None = Field(
+        None, ge=0, allow_inf_nan=False, description="apply_remedy: amount (default: its)."
+    )
+    grant_id: int | None = Field(
+        None, ge=1, le=MAX_ID, description="approve, reject: the remedy request."
+    )
     role: Literal["agent", "lead", "manager"] | None = Field(
         None, description="apply_remedy, approve, reject: the actor's role (default agent)."
     )

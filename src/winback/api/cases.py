@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Annotated, Any, Final, Literal, get_args
 
 import orjson
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, Depends, Header, HTTPException, Query
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from winback.api.case_actions import case_sla_view
@@ -24,13 +24,28 @@ from winback.api.case_actions import router as actions_router
 from winback.api.customers import risk_view
 from winback.api.deps import ConnectionDep, RuntimeDep
 from winback.api.errors import ErrorBody
+from winback.api.fields import MAX_ID, CaseId, NulFree
 from winback.api.schemas import CaseDetailRead, CasePage, CaseQueueRead
 from winback.cases.lifecycle import allowed_actions
 from winback.cases.model import CaseStatus
 from winback.store import queries
 
+
+async def _action_inputs(
+    case_id: CaseId,
+    idempotency_key: Annotated[str | None, Header(max_length=200), NulFree] = None,
+) -> None:
+    """The checks on the path id and the ``Idempotency-Key`` header of the case actions."""
+
+
 router = APIRouter(tags=["cases"])
-router.include_router(actions_router)  # POST /v1/cases/{id}/actions (issue 6)
+# POST /v1/cases/{id}/actions: the same range for the path id as the routes here, and the
+# statuses it answers besides those its module documents (403: a role may not decide).
+router.include_router(
+    actions_router,
+    dependencies=[Depends(_action_inputs)],
+    responses={403: {"model": ErrorBody, "description": "The actor's role may not do this."}},
+)
 
 
 PRIORITY_VALUES = Literal["P1", "P2", "P3", "P4"]  # winback.cases.model.PRIORITIES
@@ -75,7 +90,9 @@ class CaseQueueQuery(BaseModel):
     category: list[Name] = Field(
         default=[], description="Only these complaint categories (e.g. billing, delivery)."
     )
-    customer: str | None = Field(default=None, max_length=200, description="One customer's id.")
+    customer: Annotated[
+        str | None, Field(max_length=200, description="One customer's id."), NulFree
+    ] = None
     sort: SortValue = Field(
         default=DEFAULT_SORT,
         description="due (earliest SLA breach first), priority (P1 first), risk, opened, "
@@ -109,13 +126,17 @@ def _decode(cursor: str, sort: str) -> queries.QueuePosition:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         kind, _, rest = raw.partition(":")
         if kind == "c" and sort == DEFAULT_SORT:
+            if not 0 < int(rest) <= MAX_ID:
+                raise ValueError(cursor)
             return queries.QueuePosition(value=int(rest), case_id=int(rest))
         if kind != "k":
             raise ValueError(cursor)
         made_for, value, case_id = orjson.loads(rest)
     except (ValueError, TypeError, UnicodeDecodeError, binascii.Error, orjson.JSONDecodeError):
         raise HTTPException(422, "cursor: not a cursor this API returned") from None
-    if made_for != sort or not isinstance(case_id, int):
+    if not isinstance(case_id, int) or not 0 < case_id <= MAX_ID:
+        raise HTTPException(422, "cursor: not a cursor this API returned")
+    if made_for != sort:
         raise HTTPException(422, "cursor: made for another sort; start again without it")
     try:
         return queries.QueuePosition(value=_sort_value(_sort(sort).key, value), case_id=case_id)
@@ -184,7 +205,7 @@ def list_cases(conn: ConnectionDep, query: Annotated[CaseQueueQuery, Query()]) -
     summary="One case with its timeline and the events that triggered it",
     responses={404: {"model": ErrorBody}},
 )
-def get_case(case_id: int, conn: ConnectionDep, container: RuntimeDep) -> CaseDetailRead:
+def get_case(case_id: CaseId, conn: ConnectionDep, container: RuntimeDep) -> CaseDetailRead:
     case = queries.get_case(
         conn, case_id, redact_text=container.settings.text_display == "redacted"
     )

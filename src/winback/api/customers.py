@@ -12,6 +12,7 @@ from sqlalchemy.engine import Connection
 
 from winback.api.deps import ConnectionDep, RuntimeDep
 from winback.api.errors import ErrorBody
+from winback.api.fields import CustomerId
 from winback.api.schemas import (
     CustomerRead,
     CustomerRiskItem,
@@ -29,7 +30,9 @@ router = APIRouter(tags=["customers"])
     summary="A customer: profile, open case and recent events",
     responses={404: {"model": ErrorBody}},
 )
-def get_customer(customer_id: str, conn: ConnectionDep, container: RuntimeDep) -> CustomerRead:
+def get_customer(
+    customer_id: CustomerId, conn: ConnectionDep, container: RuntimeDep
+) -> CustomerRead:
     customer = queries.get_customer(
         conn, customer_id, redact_text=container.settings.text_display == "redacted"
     )

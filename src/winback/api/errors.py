@@ -31,6 +31,7 @@ STATUS: dict[type[WinbackError], int] = {
 
 _CODES = {
     400: "bad_request",
+    403: "forbidden",
     404: "not_found",
     405: "method_not_allowed",
     409: "conflict",

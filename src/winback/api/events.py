@@ -8,6 +8,7 @@ The OpenAPI schema still documents it fully (see ``openapi_extra``).
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 from typing import Any
 
 import orjson
@@ -19,7 +20,12 @@ from winback.api.errors import ErrorBody, error_response, json_response
 from winback.api.metrics import Metrics
 from winback.bootstrap import Runtime
 from winback.events.ingest import IngestClosed
-from winback.events.schema import EventValidationError, IngestResult, parse_events
+from winback.events.schema import (
+    EventValidationError,
+    FutureLimit,
+    IngestResult,
+    parse_events,
+)
 
 router = APIRouter(tags=["events"])
 
@@ -66,7 +72,8 @@ async def ingest(request: Request) -> Response:
         metrics.rejected.labels("malformed").inc()
         return error_response(400, f"malformed JSON: {exc}")
     try:
-        incoming = parse_events(data)
+        skew = timedelta(seconds=container.settings.max_future_skew_seconds)
+        incoming = parse_events(data, FutureLimit(container.clock.now(), skew))
     except EventValidationError as exc:
         metrics.rejected.labels("invalid").inc()
         return error_response(422, "invalid events; nothing was stored", exc.errors)

@@ -12,6 +12,7 @@ from fastapi import APIRouter, HTTPException, Query
 
 from winback.api.deps import RuntimeDep
 from winback.api.errors import ErrorBody
+from winback.api.fields import CaseId
 from winback.remedies.catalogue import ROLES
 from winback.services.remedies import recommendations
 
@@ -24,7 +25,7 @@ router = APIRouter(tags=["remedies"])
     responses={404: {"model": ErrorBody}, 422: {"model": ErrorBody}},
 )
 def case_recommendations(
-    case_id: int,
+    case_id: CaseId,
     container: RuntimeDep,
     role: Annotated[str, Query(description="Whose limits apply: " + ", ".join(ROLES))] = "agent",
 ) -> dict[str, Any]:

@@ -5,17 +5,18 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, HTTPException, Query
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi import APIRouter, Query
+from pydantic import ConfigDict, Field
 
 from winback.api.deps import RuntimeDep
 from winback.api.errors import ErrorBody
+from winback.api.fields import AgentId, NulFreeModel
 from winback.services.routing import roster, run_routing, save_agent
 
 router = APIRouter(tags=["routing"])
 
 
-class AgentIn(BaseModel):
+class AgentIn(NulFreeModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str | None = Field(None, max_length=200)
@@ -40,9 +41,7 @@ def list_agents(container: RuntimeDep) -> dict[str, Any]:
     summary="Create or change an agent (skills, capacity, tier, availability)",
     responses={422: {"model": ErrorBody}},
 )
-def put_agent(agent_id: str, body: AgentIn, container: RuntimeDep) -> dict[str, Any]:
-    if not agent_id or len(agent_id) > 200:
-        raise HTTPException(422, "agent id: 1 to 200 characters")
+def put_agent(agent_id: AgentId, body: AgentIn, container: RuntimeDep) -> dict[str, Any]:
     spec = body.model_dump(exclude={"status"}, exclude_none=True)
     save_agent(container.engine, container.clock, agent_id, spec, body.status)
     return roster(container.engine, container.sources.routing.get())[agent_id].as_dict()

@@ -189,10 +189,14 @@ def import_events(
     chunk: Annotated[int, typer.Option(min=1, max=1000, help="Events per commit.")] = 500,
 ) -> None:
     """Import events from a JSONL or CSV file. Re-running it imports nothing twice."""
+    from datetime import timedelta
+
     from winback.events.importfile import Rejected, read_events
+    from winback.events.schema import FutureLimit
 
     settings = _settings()
     container = _prepare(settings)
+    skew = timedelta(seconds=settings.max_future_skew_seconds)
     committer = container.committer
     with file.open("rb") as handle:
         total = sum(1 for line in handle if line.strip())
@@ -226,7 +230,7 @@ def import_events(
     try:
         with progress:
             task = progress.add_task("import", total=total)
-            for number, item in read_events(file):
+            for number, item in read_events(file, FutureLimit(container.clock.now(), skew)):
                 if isinstance(item, Rejected):
                     rejected.append(item)
                 else:

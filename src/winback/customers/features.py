@@ -10,7 +10,8 @@ duplicates, gives the *same* state (property-tested in ``tests/unit/risk/test_fe
   latest ``(time, event id, value)`` — a max again;
 - ``max_ts``: the latest event time seen. It is the state's *as-of* time: windows ("in the last
   7 days") are measured back from it, never from the wall clock, so the same events always give
-  the same features.
+  the same features. An event counts at its ``occurred_at`` but never later than its receipt
+  (:func:`event_time`), so no window anchors on a time after the event was processed.
 
 Bounded: signals and tickets older than :data:`RETENTION_DAYS` before ``max_ts`` are dropped, and
 at most :data:`MAX_SIGNALS` signals are kept (the latest by time, then event id). Both rules keep
@@ -120,6 +121,18 @@ def epoch(at: datetime) -> int:
     return int(at.timestamp())
 
 
+def event_time(event: Event) -> int:
+    """The time an event counts at: its ``occurred_at``, but never after Winback received it.
+
+    Windows are measured back from the latest event time, and retention prunes from it, so
+    one event stamped ahead of its receipt (a sender's clock running fast, or a far-future
+    date stored before ingest refused them) would otherwise push every other signal out of
+    the windows or the state. Receipt time is part of the logged event, so the state stays a
+    function of the events alone, whatever the order or the time of processing.
+    """
+    return epoch(min(event.occurred_at, event.received_at))
+
+
 def as_datetime(ts: int) -> datetime:
     return datetime.fromtimestamp(ts, UTC)
 
@@ -225,7 +238,7 @@ def event_signal(event: Event, text: Any = None) -> tuple[Signal | None, dict[st
             category or data.get("touchpoint") or (data.get("attributes") or {}).get("category")
         )
         category = str(category) if category else "general"
-    signal = Signal(epoch(event.occurred_at), tuple(codes), category, value) if codes else None
+    signal = Signal(event_time(event), tuple(codes), category, value) if codes else None
     return signal, lasts
 
 
@@ -239,7 +252,7 @@ def _key(entry: tuple[int, str, Any]) -> tuple[int, str]:
 def apply_to_state(state: FeatureState, event: Event, text: Any = None) -> FeatureState:
     """Merge one event into ``state`` (in place) and return it. Idempotent and order-free."""
     signal, lasts = event_signal(event, text)
-    ts = epoch(event.occurred_at)
+    ts = event_time(event)
     if signal is not None:
         _add_signal(state, event.event_id, signal)
     for kind, value in lasts.items():

@@ -16,7 +16,7 @@ from typing import Any
 
 import orjson
 
-from winback.events.schema import EventValidationError, IncomingEvent, parse_event
+from winback.events.schema import EventValidationError, FutureLimit, IncomingEvent, parse_event
 
 _INTEGER = {"score.value"}
 _NUMBER = {"amount", "customer.value"}
@@ -78,13 +78,19 @@ def _raw_records(path: Path) -> Iterator[tuple[int, Any | Rejected]]:
                 yield number, Rejected(number, f"malformed JSON: {exc}")
 
 
-def read_events(path: Path) -> Iterator[tuple[int, IncomingEvent | Rejected]]:
-    """Yield ``(line number, event or rejection)`` for each record in ``path``."""
+def read_events(
+    path: Path, future_limit: FutureLimit | None = None
+) -> Iterator[tuple[int, IncomingEvent | Rejected]]:
+    """Yield ``(line number, event or rejection)`` for each record in ``path``.
+
+    ``future_limit``: refuse events stamped further ahead of the clock than it allows, as
+    ``POST /v1/events`` does.
+    """
     for number, record in _raw_records(path):
         if isinstance(record, Rejected):
             yield number, record
             continue
         try:
-            yield number, parse_event(record)
+            yield number, parse_event(record, future_limit=future_limit)
         except EventValidationError as exc:
             yield number, Rejected(number, str(exc))

@@ -16,7 +16,7 @@ import hashlib
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -38,6 +38,7 @@ from winback.events.model import EVENT_TYPES, SCORE_SCALES
 MAX_BATCH_EVENTS = 1000
 MAX_TEXT_CHARS = 10_000
 MAX_ATTRIBUTES_BYTES = 16 * 1024
+MAX_ATTRIBUTES_DEPTH = 32  # objects and lists inside ``attributes``, itself the first level
 
 _EVENT_TYPE_SET = frozenset(EVENT_TYPES)
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -49,10 +50,52 @@ Short = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, ma
 Medium = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 
 
+def _too_deep(value: Any, limit: int) -> bool:
+    """Whether ``value`` nests objects or lists more than ``limit`` levels (no recursion)."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children: Iterator[Any] = iter(item.values())
+        elif isinstance(item, list):
+            children = iter(item)
+        else:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children)
+    return False
+
+
 def _check_attributes(value: dict[str, Any] | None) -> dict[str, Any] | None:
-    if value is not None and len(orjson.dumps(value)) > MAX_ATTRIBUTES_BYTES:
+    if value is None:
+        return value
+    # Checked before serialising: orjson refuses to write JSON nested past 255 levels.
+    if _too_deep(value, MAX_ATTRIBUTES_DEPTH):
+        raise ValueError(f"attributes may nest at most {MAX_ATTRIBUTES_DEPTH} levels deep")
+    if len(orjson.dumps(value)) > MAX_ATTRIBUTES_BYTES:
         raise ValueError(f"attributes must be at most {MAX_ATTRIBUTES_BYTES} bytes as JSON")
     return value
+
+
+@dataclass(frozen=True)
+class FutureLimit:
+    """How far ahead of the receiving clock an ``occurred_at`` may be: ``skew`` after ``now``.
+
+    Senders' clocks drift, so a little is tolerated; an event stamped further ahead is refused,
+    since the windowed churn features ("complaints in the last 7 days") are measured back from
+    a customer's latest event time.
+    """
+
+    now: datetime
+    skew: timedelta
+
+    def check(self, at: datetime) -> None:
+        if at > self.now + self.skew:
+            raise ValueError(
+                f"{at.isoformat()} is more than {self.skew.total_seconds():g} s in the future "
+                f"(the server's time is {self.now.isoformat()})"
+            )
 
 
 class _Strict(BaseModel):
@@ -72,7 +115,9 @@ class CustomerIn(_Strict):
     timezone: Short | None = Field(default=None, description="IANA name, e.g. Europe/Berlin.")
     location: Medium | None = None
     language: Annotated[str, StringConstraints(max_length=35)] | None = Field(
-        default=None, description="BCP 47 tag, e.g. en or pt-BR."
+        default=None,
+        description="BCP 47 tag, e.g. en or pt-BR.",
+        json_schema_extra={"pattern": _LANGUAGE.pattern},
     )
     attributes: dict[str, Any] | None = None
 
@@ -131,7 +176,12 @@ class EventIn(_Strict):
     """One event. ``id`` is the idempotency key: sending it again changes nothing."""
 
     id: Id = Field(description="Your unique id for this event (the idempotency key).")
-    type: str = Field(description="One of: " + ", ".join(EVENT_TYPES) + ".")
+    # Typed ``str`` so an unknown type gets a message listing the known ones; the schema still
+    # documents the list (as do ``pattern`` below for the fields checked by a validator).
+    type: str = Field(
+        description="One of: " + ", ".join(EVENT_TYPES) + ".",
+        json_schema_extra={"enum": list(EVENT_TYPES)},
+    )
     occurred_at: datetime | None = Field(
         default=None, description="RFC 3339 with an offset; defaults to the time of receipt."
     )
@@ -142,7 +192,11 @@ class EventIn(_Strict):
     text: Annotated[str, StringConstraints(max_length=MAX_TEXT_CHARS)] | None = None
     score: ScoreIn | None = None
     amount: float | None = Field(default=None, ge=0)
-    currency: str | None = Field(default=None, description="ISO 4217 code, e.g. EUR.")
+    currency: str | None = Field(
+        default=None,
+        description="ISO 4217 code, e.g. EUR.",
+        json_schema_extra={"pattern": _CURRENCY.pattern},
+    )
     ticket: TicketIn | None = None
     attributes: dict[str, Any] | None = None
 
@@ -167,6 +221,20 @@ class EventIn(_Strict):
         if parsed.tzinfo is None:
             raise ValueError("needs a UTC offset, e.g. 2026-11-24T09:30:00Z or +01:00")
         return parsed
+
+    @field_validator("occurred_at")
+    @classmethod
+    def _in_range(cls, value: datetime | None, info: ValidationInfo) -> datetime | None:
+        if value is None:
+            return value
+        try:
+            at = value.astimezone(UTC)
+        except OverflowError:  # e.g. 0001-01-01T00:30:00+01:00 is before year 1 in UTC
+            raise ValueError("out of range: in UTC it falls outside the years 1 to 9999") from None
+        limit = (info.context or {}).get("future_limit")
+        if isinstance(limit, FutureLimit):
+            limit.check(at)
+        return value
 
     @field_validator("currency")
     @classmethod
@@ -258,12 +326,19 @@ def to_incoming(model: EventIn) -> IncomingEvent:
     )
 
 
-def parse_event(obj: Any, prefix: str = "") -> IncomingEvent:
-    """Validate one event object (``prefix`` names it in error paths, e.g. ``events[3]``)."""
+def parse_event(
+    obj: Any, prefix: str = "", future_limit: FutureLimit | None = None
+) -> IncomingEvent:
+    """Validate one event object (``prefix`` names it in error paths, e.g. ``events[3]``).
+
+    With ``future_limit``, an ``occurred_at`` further ahead of the clock than it allows is an
+    error; without, any time is accepted (simulations, tests).
+    """
     if not isinstance(obj, dict):
         raise EventValidationError([{"path": prefix or "(body)", "message": "must be an object"}])
     try:
-        incoming = to_incoming(EventIn.model_validate(obj))
+        model = EventIn.model_validate(obj, context={"future_limit": future_limit})
+        incoming = to_incoming(model)
     except ValidationError as exc:
         raise EventValidationError(_errors(exc, prefix)) from None
     nul = [
@@ -291,14 +366,14 @@ def _nul_locations(value: Any, loc: tuple[int | str, ...] = ()) -> Iterator[tupl
             yield from _nul_locations(item, (*loc, index))
 
 
-def parse_events(body: Any) -> list[IncomingEvent]:
+def parse_events(body: Any, future_limit: FutureLimit | None = None) -> list[IncomingEvent]:
     """Validate a request body: one event object, or ``{"events": [...]}``."""
     if not isinstance(body, dict):
         raise EventValidationError(
             [{"path": "(body)", "message": 'must be an event object or {"events": [...]}'}]
         )
     if "events" not in body:
-        return [parse_event(body)]
+        return [parse_event(body, future_limit=future_limit)]
     if set(body) != {"events"}:
         extra = ", ".join(sorted(set(body) - {"events"}))
         raise EventValidationError([{"path": "(body)", "message": f"unexpected fields: {extra}"}])
@@ -318,7 +393,7 @@ def parse_events(body: Any) -> list[IncomingEvent]:
     errors: list[dict[str, str]] = []
     for index, item in enumerate(items):
         try:
-            parsed.append(parse_event(item, f"events[{index}]"))
+            parsed.append(parse_event(item, f"events[{index}]", future_limit))
         except EventValidationError as exc:
             errors.extend(exc.errors)
     if errors:

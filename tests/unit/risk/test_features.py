@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 from winback.customers.features import (
     MAX_SIGNALS,
     RETENTION_DAYS,
@@ -8,9 +10,12 @@ from winback.customers.features import (
     apply_to_state,
     build_state,
     compute_features,
+    epoch,
+    event_time,
     is_churned,
     record_sla_breach,
 )
+from winback.events.model import Event
 from winback.risk.reasons import describe
 
 from .support import T0, Text, ev
@@ -137,3 +142,16 @@ def test_state_survives_json() -> None:
         ev("s2", "survey.response", 5, score={"kind": "nps", "value": 3}),
     )
     assert FeatureState.from_json(state.to_json()) == state
+
+
+def test_an_event_counts_no_later_than_its_receipt() -> None:
+    received = T0 + timedelta(days=10)
+    ahead = Event(9, "z", "login", "c1", received + timedelta(minutes=2), received, {})
+    far = Event(10, "f", "complaint", "c1", datetime(9999, 1, 1, tzinfo=UTC), received, {})
+    on_time = ev("a", "complaint", 9, text="bad")
+
+    assert event_time(on_time) == epoch(on_time.occurred_at)
+    assert event_time(ahead) == event_time(far) == epoch(received)
+    state, f = features_of(on_time, ahead, far)
+    assert state.max_ts == epoch(received)
+    assert f["complaints_7d"] == 2

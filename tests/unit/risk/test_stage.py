@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import random
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -147,3 +147,25 @@ def test_breaches_in_the_open_cases_sla_state_are_counted_once(unit: MemoryUnit)
         f"sla:{case_id}:resolution:1",
         f"sla:{case_id}:first_response:1",
     }
+
+
+def test_one_far_future_event_does_not_blind_the_risk(unit: MemoryUnit) -> None:
+    # Five complaints in a week, then a login stamped 9999-01-01 but received on the next day
+    # (as logged before ingest refused far-future stamps). Windows measured back from 9999
+    # would hold none of the complaints, and retention would prune them from the state.
+    stage = RiskStage()
+    complaints = [
+        run(unit, stage, ev(f"c{i}", "complaint", 50 + i, text="awful"), Text()) for i in range(5)
+    ]
+    received = T0 + timedelta(days=56)
+    unit.clock.set(received)
+    far = datetime(9999, 1, 1, tzinfo=UTC)
+    after = run(
+        unit, stage, Event(9, "far", "login", "c1", far, received, {"customer": {"id": "c1"}})
+    )
+
+    assert complaints[-1].probability > 0.9
+    assert after.probability >= complaints[-1].probability - 0.05
+    assert after.features["complaints_7d"] == 5
+    assert len(unit.risks["c1"].state.signals) == 6  # nothing pruned
+    assert unit.risks["c1"].as_of == received
