@@ -110,3 +110,35 @@ def test_another_signal_before_the_first_reply_writes_no_sla_state() -> None:
     unit.clock.advance(timedelta(minutes=5))
     run(unit, complaint(2))
     assert unit.sla[case.id or 0] is before  # nothing moved, nothing saved
+
+
+def message(n: int, text: str, customer: str = "cus-1") -> Event:
+    data = {"customer": {"id": customer}, "text": text}
+    return Event(n, f"m-{n}", "message", customer, T0, T0, data)
+
+
+def test_a_neutral_reply_joins_a_waiting_case_and_resumes_its_clocks() -> None:
+    unit = Unit(FrozenClock(T0))
+    case = run(unit, complaint(1)).case
+    assert case is not None
+    state, _ = unit.sla[case.id or 0]
+    state.paused_since = T0  # as if wait_on_customer had been applied
+    case.status = "waiting_on_customer"
+    unit.clock.advance(timedelta(hours=2))
+    ctx = run(unit, message(2, "Order number is 12345"))  # no rule decides on it
+    assert ctx.decision is None
+    assert ctx.case is case
+    assert case.status == "in_progress"
+    assert unit.entries_seen[-2:] == ["case.customer_contact", "case.status_changed"]
+    assert (case.id, "m-2", "attached") in unit.links
+    assert unit.sla[case.id or 0][0].paused_since is None
+
+
+def test_an_event_that_is_not_the_customer_writing_leaves_the_case_alone() -> None:
+    unit = Unit(FrozenClock(T0))
+    case = run(unit, complaint(1)).case
+    assert case is not None
+    case.status = "waiting_on_customer"
+    login = Event(2, "l-2", "login", "cus-1", T0, T0, {"customer": {"id": "cus-1"}})
+    assert run(unit, login).change is None
+    assert case.status == "waiting_on_customer"
