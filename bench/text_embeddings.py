@@ -162,7 +162,7 @@ def installed_size() -> dict[str, Any]:
             "this_site_packages_mb": round(du_here / 1e6, 1) if du_here else None,
             "default_dev_venv_site_packages_mb": round(du_default / 1e6, 1) if du_default else None,
             "note": "du -sb of this venv's site-packages (dev+eval+embeddings) and of .venv's "
-            "(dev+eval, as `make install` makes it), where present",
+            "(dev+eval, as `make install-dev` makes it), where present",
         },
     }
 

@@ -5,13 +5,18 @@ from __future__ import annotations
 import csv
 import json
 import signal
-from collections.abc import Callable
+import socket
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from alembic.script import ScriptDirectory
+
+from winback.store import migrate
 
 from ._support import (
+    HOST,
     Server,
     deadline_wait,
     free_port,
@@ -81,6 +86,15 @@ def test_db_upgrade_on_a_fresh_file(tmp_path: Path) -> None:
     result = run_cli(["db", "upgrade"], env, tmp_path)
     assert result.returncode == 0, result
     assert "database at revision" in result.stderr, result
+    # One line per migration as it is applied (the progress), and no Alembic log lines.
+    lines = result.stderr.splitlines()
+    script = ScriptDirectory.from_config(migrate.alembic_config())
+    history = [r.revision for r in reversed(list(script.walk_revisions()))]
+    assert lines[0] == f"applying {len(history)} migration(s): {', '.join(history)}", result
+    applied = [line for line in lines if line.startswith("  [")]
+    assert [line.split()[1] for line in applied] == history, result
+    assert applied[0].startswith(f"  [1/{len(history)}] {history[0]} Initial schema"), result
+    assert "alembic" not in result.stderr.lower(), result
     names = {r["name"] for r in query(database, "SELECT name FROM sqlite_master")}
     assert names >= TABLES | {"alembic_version"}
     revision = scalar(database, "SELECT version_num FROM alembic_version")
@@ -89,7 +103,16 @@ def test_db_upgrade_on_a_fresh_file(tmp_path: Path) -> None:
 
     again = run_cli(["db", "upgrade"], env, tmp_path)  # already current: a no-op
     assert again.returncode == 0, again
+    assert "applying" not in again.stderr, again
     assert scalar(database, "SELECT version_num FROM alembic_version") == revision
+
+
+def test_db_upgrade_to_an_unknown_revision_is_one_error_line(tmp_path: Path) -> None:
+    result = run_cli(["db", "upgrade", "nosuchrev"], winback_env(tmp_path / "w.db"), tmp_path)
+    assert result.returncode == 2, result
+    assert "Traceback" not in result.stderr, result
+    assert result.stderr.startswith("error: "), result
+    assert "nosuchrev" in result.stderr, result
 
 
 def test_import_jsonl_then_again_imports_nothing_twice(tmp_path: Path) -> None:
@@ -102,6 +125,9 @@ def test_import_jsonl_then_again_imports_nothing_twice(tmp_path: Path) -> None:
     assert result.returncode == 0, result
     n = len(records)
     assert "importing" in result.stderr, result  # the progress bar, drawn on stderr
+    # The automatic migration is silent (WINBACK_LOG_LEVEL is info here): no Alembic lines.
+    assert "alembic" not in result.stderr.lower(), result
+    assert result.stderr.lstrip().startswith("importing"), result
     assert f"{n}/{n}" in result.stderr, result
     assert result.stdout.strip().splitlines()[-1] == (
         f"imported {n} events, 0 already present, 0 rejected"
@@ -319,6 +345,48 @@ def test_serve_refuses_a_bad_port(tmp_path: Path) -> None:
     result = run_cli(["serve"], env, tmp_path, timeout=60)
     assert result.returncode == 2, result
     assert "WINBACK_PORT" in result.stderr, result
+
+
+@pytest.fixture
+def busy_port() -> Iterator[int]:
+    """A loopback port that another program is listening on."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((HOST, 0))
+        sock.listen()
+        yield int(sock.getsockname()[1])
+
+
+def _only_line(result: Any, port: int) -> None:
+    """The command stopped with one line naming the flag and the variable, and nothing else."""
+    assert result.returncode != 0, result
+    assert result.stdout == "", result  # no banner
+    assert result.stderr.splitlines() == [
+        f"error: port {port} is in use: pass --port N or set WINBACK_PORT"
+    ], result
+
+
+def test_serve_on_a_port_in_use_says_so_in_one_line(tmp_path: Path, busy_port: int) -> None:
+    result = run_cli(["serve"], winback_env(tmp_path / "w.db", port=busy_port), tmp_path)
+    _only_line(result, busy_port)
+    assert list(tmp_path.iterdir()) == []  # stopped before preparing the database
+
+    flag = run_cli(["serve", "--port", str(busy_port)], winback_env(tmp_path / "w.db"), tmp_path)
+    _only_line(flag, busy_port)
+
+
+@pytest.mark.parametrize("how", ["--port", "WINBACK_PORT"])
+def test_demo_on_a_port_in_use_says_so_before_its_banner(
+    tmp_path: Path, busy_port: int, how: str
+) -> None:
+    database = tmp_path / "d.db"
+    database.write_text("an earlier demo")
+    args = ["demo", "--events", "5", "--database", str(database)]
+    if how == "--port":
+        result = run_cli([*args, "--port", str(busy_port)], winback_env(), tmp_path)
+    else:  # the demo honours WINBACK_PORT like serve
+        result = run_cli(args, winback_env(port=busy_port), tmp_path)
+    _only_line(result, busy_port)
+    assert database.read_text() == "an earlier demo"  # not recreated: the demo never started
 
 
 def test_demo_runs_to_the_end_and_leaves_cases(tmp_path: Path) -> None:

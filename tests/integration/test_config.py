@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -106,3 +107,20 @@ def test_every_bad_variable_is_reported_at_once(monkeypatch: pytest.MonkeyPatch)
 def test_overrides_are_validated_like_the_environment() -> None:
     with pytest.raises(ConfigError, match="WINBACK_PROCESSOR_BATCH_SIZE"):
         load_settings(processor_batch_size=0)
+
+
+def test_the_configuration_doc_lists_exactly_the_variables_that_are_read() -> None:
+    """docs/configuration.md names every setting, and no variable that nothing reads."""
+    root = Path(__file__).resolve().parents[2]
+    documented = set(
+        re.findall(r"`(WINBACK_[A-Z_]+)`", (root / "docs/configuration.md").read_text())
+    )
+    settings = {f"WINBACK_{name.upper()}" for name in Settings.model_fields}
+    # The test suite's own variables: read by tests/conftest.py.
+    for_tests = set(
+        re.findall(r'"(WINBACK_TEST_[A-Z_]+)"', (root / "tests/conftest.py").read_text())
+    )
+    assert for_tests, "tests/conftest.py reads no WINBACK_TEST_ variable any more"
+    assert documented - settings - for_tests == set()
+    assert settings - documented == set()
+    assert for_tests - documented == set()

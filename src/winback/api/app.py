@@ -8,6 +8,7 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
+from fastapi_offline import FastAPIOffline
 
 import winback
 from winback.api import cases, customers, errors, events, health, remedies, routing
@@ -33,11 +34,15 @@ def create_app(container: Runtime, runner: ProcessorRunner | None = None) -> Fas
             if runner is not None:
                 runner.stop()
 
-    app = FastAPI(
+    # /docs (Swagger UI) and /redoc with their scripts, styles and icon served from the installed
+    # fastapi-offline package: the API reference works without a network (FastAPI's own pages
+    # load them from a CDN). validatorUrl=None: no badge that sends the schema's URL out.
+    app = FastAPIOffline(
         title="Winback",
         version=winback.__version__,
         summary="Real-time service recovery: events in, one recovery case per customer out.",
         lifespan=lifespan,
+        swagger_ui_parameters={"validatorUrl": None},
     )
     app.state.container = container
     app.state.metrics = Metrics(container.engine)

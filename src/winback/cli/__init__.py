@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import signal
+import socket
 import sys
 import threading
 from pathlib import Path
@@ -11,6 +13,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from winback.cli.churn import evaluate_churn, models_activate, models_list, train_churn
@@ -46,7 +49,7 @@ def _settings(**overrides: Any) -> Settings:
     try:
         return load_settings(**{k: v for k, v in overrides.items() if v is not None})
     except ConfigError as exc:
-        console.print(f"[red]error:[/red] {exc}")
+        console.print(f"[red]error:[/red] {escape(str(exc))}")
         raise typer.Exit(2) from None
 
 
@@ -58,7 +61,8 @@ def _prepare(settings: Settings) -> Any:
     _check_sla(settings)
     _check_risk(settings)
     container = build_runtime(settings)
-    prepare_database(settings, container.engine)
+    with migrate.quiet():  # the command's own output, not Alembic's INFO lines
+        prepare_database(settings, container.engine)
     with container.engine.connect() as conn:
         if migrate.pending(conn):
             console.print(
@@ -76,7 +80,7 @@ def _check_sla(settings: Settings) -> None:
     try:
         load_sla(settings)
     except SlaConfigError as exc:
-        console.print(f"[red]error:[/red] {exc}")
+        console.print(f"[red]error:[/red] {escape(str(exc))}")
         raise typer.Exit(2) from None
 
 
@@ -87,7 +91,7 @@ def _check_risk(settings: Settings) -> None:
     try:
         load_risk_config(settings.config_dir)
     except RiskConfigError as exc:
-        console.print(f"[red]error:[/red] {exc}")
+        console.print(f"[red]error:[/red] {escape(str(exc))}")
         raise typer.Exit(2) from None
 
 
@@ -95,11 +99,20 @@ def _quiet_server_class() -> Any:
     """uvicorn's Server, except that a SIGINT/SIGTERM ends it with a clean exit (status 0, no
     traceback) after the graceful shutdown, instead of re-raising the signal afterwards."""
     import contextlib
+    import logging
     from collections.abc import Iterator
 
     import uvicorn
 
     class QuietServer(uvicorn.Server):
+        async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+            await super().startup(sockets=sockets)
+            if self.started and sockets:  # uvicorn says where it listens only when it binds
+                host, port = sockets[0].getsockname()[:2]
+                logging.getLogger("uvicorn.error").info(
+                    "Uvicorn running on http://%s:%d (Press CTRL+C to quit)", host, port
+                )
+
         @contextlib.contextmanager
         def capture_signals(self) -> Iterator[None]:
             if threading.current_thread() is not threading.main_thread():
@@ -116,7 +129,29 @@ def _quiet_server_class() -> Any:
     return QuietServer
 
 
-def _serve(settings: Settings, on_started: Any = None) -> None:
+def _listen(settings: Settings) -> socket.socket:
+    """Bind the server's socket now, before anything else is printed or prepared, so that a
+    port in use is one clear line (naming the flag and the variable) and a non-zero exit."""
+    family = socket.AF_INET6 if ":" in settings.host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+    try:
+        sock.bind((settings.host, settings.port))
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            message = f"port {settings.port} is in use: pass --port N or set WINBACK_PORT"
+        else:
+            message = (
+                f"cannot listen on {settings.host}:{settings.port} ({exc.strerror or exc}): "
+                "pass --host/--port or set WINBACK_HOST/WINBACK_PORT"
+            )
+        console.print(f"[red]error:[/red] {escape(message)}", soft_wrap=True)
+        raise typer.Exit(2) from None
+    return sock
+
+
+def _serve(settings: Settings, on_started: Any = None, sock: socket.socket | None = None) -> None:
     import uvicorn
 
     _QuietServer = _quiet_server_class()  # noqa: N806
@@ -124,7 +159,12 @@ def _serve(settings: Settings, on_started: Any = None) -> None:
     from winback.api.app import create_app
     from winback.runner import ProcessorRunner
 
-    container = _prepare(settings)
+    sock = sock or _listen(settings)
+    try:
+        container = _prepare(settings)
+    except BaseException:
+        sock.close()
+        raise
     runner = ProcessorRunner(settings) if settings.processor != "off" else None
     config = uvicorn.Config(
         create_app(container, runner),
@@ -137,8 +177,9 @@ def _serve(settings: Settings, on_started: Any = None) -> None:
     if on_started is not None:
         on_started(server)
     try:
-        server.run()
+        server.run(sockets=[sock])
     finally:
+        sock.close()
         container.engine.dispose()
 
 
@@ -169,16 +210,34 @@ def worker() -> None:
 def db_upgrade(
     revision: Annotated[str, typer.Argument(help="Target revision.")] = "head",
 ) -> None:
-    """Apply pending migrations."""
+    """Apply pending migrations, one line per migration as it is applied."""
+    from alembic.script.revision import RevisionError
+    from alembic.util import CommandError
+
     from winback.store import migrate
     from winback.store.engine import make_engine
 
     settings = _settings()
     engine = make_engine(settings.database_url)
     try:
-        migrate.upgrade(engine, revision)
+        with engine.connect() as conn:
+            todo = migrate.pending_revisions(conn, revision)
+        if todo:
+            console.print(f"applying {len(todo)} migration(s): {', '.join(todo)}")
+        done = 0
+
+        def applied(rev: str, description: str) -> None:
+            nonlocal done
+            done += 1
+            console.print(f"  [{done}/{len(todo)}] {rev} {escape(description)}", soft_wrap=True)
+
+        with migrate.quiet():
+            migrate.upgrade(engine, revision, on_applied=applied)
         with engine.connect() as conn:
             console.print(f"database at revision {migrate.current_revision(conn)}")
+    except (CommandError, RevisionError) as exc:
+        console.print(f"[red]error:[/red] {escape(str(exc))}", soft_wrap=True)
+        raise typer.Exit(2) from None
     finally:
         engine.dispose()
 
@@ -243,7 +302,7 @@ def import_events(
     finally:
         container.close()
     for item in sorted(rejected, key=lambda r: r.line)[:100]:
-        console.print(f"[yellow]line {item.line}:[/yellow] {item.reason}")
+        console.print(f"[yellow]line {item.line}:[/yellow] {escape(item.reason)}")
     if len(rejected) > 100:
         console.print(f"… and {len(rejected) - 100} more rejected lines")
     typer.echo(
@@ -255,7 +314,9 @@ def import_events(
 
 @app.command()
 def demo(
-    port: Annotated[int, typer.Option(help="Port to serve on.")] = 8000,
+    port: Annotated[
+        int | None, typer.Option(help="Port to serve on [WINBACK_PORT, else 8000].")
+    ] = None,
     rate: Annotated[float, typer.Option(min=0.1, help="Events per second, at most.")] = 20.0,
     events: Annotated[int | None, typer.Option(min=1, help="Stop after this many.")] = None,
     database: Annotated[Path, typer.Option(help="SQLite file (recreated).")] = Path(
@@ -278,9 +339,10 @@ def demo(
     if industry not in INDUSTRIES:
         console.print(f"[red]error:[/red] --industry is one of {', '.join(INDUSTRIES)}")
         raise typer.Exit(2)
+    settings = _settings(database_url=f"sqlite:///{database}", port=port, log_level="warning")
+    sock = _listen(settings)  # a port in use stops here, before the banner and the database
     for suffix in ("", "-wal", "-shm"):
         Path(f"{database}{suffix}").unlink(missing_ok=True)
-    settings = _settings(database_url=f"sqlite:///{database}", port=port, log_level="warning")
     base = f"http://{settings.host}:{settings.port}"
     stop = threading.Event()
     company = DemoCompany(industry=industry, customers=customers, seed=seed)
@@ -310,7 +372,7 @@ def demo(
         "90 days). Ctrl-C to stop."
     )
     try:
-        _serve(settings, on_started=started)
+        _serve(settings, on_started=started, sock=sock)
     finally:
         stop.set()
 
@@ -384,7 +446,7 @@ def simulate(
             record_truth=truth is not None,
         )
     except ValueError as exc:
-        console.print(f"[red]error:[/red] {exc}")
+        console.print(f"[red]error:[/red] {escape(str(exc))}")
         raise typer.Exit(2) from None
     changes = {"paradox": paradox, "effect": recovery_effect}
     config = with_response(config, **{k: v for k, v in changes.items() if v is not None})
@@ -466,7 +528,7 @@ def _compare(config: Any, run_compare: Any, step: float) -> None:
         try:
             results = run_compare(config, step_minutes=step, on_progress=advanced)
         except RuntimeError as exc:
-            console.print(f"[red]error:[/red] {exc}")
+            console.print(f"[red]error:[/red] {escape(str(exc))}")
             raise typer.Exit(1) from None
     base = results[0]
     currency = (

@@ -12,6 +12,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 console = Console(stderr=True)
 
@@ -22,7 +23,7 @@ def _settings() -> Any:
     try:
         return load_settings()
     except ConfigError as exc:
-        console.print(f"[red]error:[/red] {exc}")
+        console.print(f"[red]error:[/red] {escape(str(exc))}")
         raise typer.Exit(2) from None
 
 
@@ -87,7 +88,7 @@ def train_churn(
             groups=groups,
         )
     except TrainingError as exc:
-        console.print(f"[red]error:[/red] {exc}")
+        console.print(f"[red]error:[/red] {escape(str(exc))}")
         raise typer.Exit(2) from None
     registry = _registry(models_dir)
     meta = {
@@ -194,7 +195,7 @@ def evaluate_churn(
             name = str(csv)
         report = cross_validate(rows, labels, folds=folds, seed=seed, dataset=name)
     except TrainingError as exc:
-        console.print(f"[red]error:[/red] {exc}")
+        console.print(f"[red]error:[/red] {escape(str(exc))}")
         raise typer.Exit(2) from None
     out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     typer.echo(
@@ -247,6 +248,6 @@ def models_activate(
     try:
         info = _registry(models_dir).activate(version)
     except ModelRegistryError as exc:
-        console.print(f"[red]error:[/red] {exc}")
+        console.print(f"[red]error:[/red] {escape(str(exc))}")
         raise typer.Exit(2) from None
     typer.echo(f"{info.version} is now the active {info.kind} model")

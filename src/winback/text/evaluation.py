@@ -209,7 +209,9 @@ def evaluate(
     result["fine_foods"] = fine_foods_check(vader)
     if cv:
         say(f"trainable pipeline, {folds}-fold cross-validation on the airline tweets (slow)")
-        result["airline"]["trainable_cv"] = cross_validate(texts, truth, folds=folds)
+        result["airline"]["trainable_cv"] = cross_validate(
+            texts, truth, folds=folds, on_fold=lambda k: say(f"  {k} of {folds} folds done")
+        )
 
     say("categories on synthetic simulator text")
     syn_texts, syn_sent, syn_cat = synthetic_texts()

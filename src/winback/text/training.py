@@ -17,7 +17,7 @@ from __future__ import annotations
 import csv
 import json
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -154,11 +154,13 @@ def cross_validate(
     seed: int = 0,
     embeddings: bool = False,
     embedder: Embedder | None = None,
+    on_fold: Callable[[int], Any] | None = None,
 ) -> dict[str, Any]:
     """In-fold cross-validation: every fold's vectorisers and model see only its training part.
 
     With ``embeddings``, the texts are encoded once (``embedder``, default all-MiniLM-L6-v2) and
     the vectors reused in every fold: the encoder is not trained, so that leaks nothing.
+    ``on_fold(k)`` is called as fold ``k`` (1-based) is done: progress for a long run.
     """
     import numpy as np
     from sklearn.metrics import accuracy_score, f1_score
@@ -178,6 +180,8 @@ def cross_validate(
         truth = [labels[i] for i in test]
         f1s.append(float(f1_score(truth, pred, average="macro")))
         accs.append(float(accuracy_score(truth, pred)))
+        if on_fold is not None:
+            on_fold(len(f1s))
     return {
         "folds": folds,
         "macro_f1": round(float(np.mean(f1s)), 4),

@@ -151,3 +151,16 @@ def test_too_few_rows_per_label_is_refused(tmp_path: Path) -> None:
     path.write_text("text,label\na,negative\nb,positive\n")
     with pytest.raises(TrainingDataError, match="at least 5 rows"):
         train(load_training_set(path))
+
+
+def test_cross_validation_reports_each_fold_as_it_is_done() -> None:
+    from winback.text.training import cross_validate
+
+    texts, labels = [], []
+    for i in range(6):
+        texts += [f"awful slow refund {i}", f"great quick help {i}", f"it is an order {i}"]
+        labels += ["negative", "positive", "neutral"]
+    done: list[int] = []
+    report = cross_validate(texts, labels, folds=3, lexicon=False, on_fold=done.append)
+    assert done == [1, 2, 3]
+    assert len(report["macro_f1_per_fold"]) == 3
