@@ -50,8 +50,8 @@ def create_app(container: Runtime, runner: ProcessorRunner | None = None) -> Fas
     app.router.routes.append(events.fast_route)  # matched before the documented APIRoute
     for module in (events, cases, customers, health):
         app.include_router(module.router)
-    app.include_router(remedies.router)  # issue 7: recommendations
-    app.include_router(routing.router)  # issue 7: agents, routing runs
+    app.include_router(remedies.router)  # remedy recommendations
+    app.include_router(routing.router)  # agents, routing runs
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:

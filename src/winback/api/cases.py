@@ -211,8 +211,8 @@ def get_case(case_id: CaseId, conn: ConnectionDep, container: RuntimeDep) -> Cas
     )
     if case is None:
         raise HTTPException(404, f"no case {case_id}")
-    # Issue 6: the actions allowed now, and the SLA metrics (live for running clocks).
+    # The actions allowed now, and the SLA metrics (live for running clocks).
     case["allowed_actions"] = allowed_actions(case["status"])
     case["sla"] = case_sla_view(conn, container, case_id)
-    case["customer_risk"] = risk_view(conn, case["customer_id"])  # issue 5
+    case["customer_risk"] = risk_view(conn, case["customer_id"])
     return CaseDetailRead(**case)

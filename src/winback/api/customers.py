@@ -1,6 +1,6 @@
 """``GET /v1/customers/{id}``: profile, open case, recent events and churn risk.
 
-``GET /v1/customers?order=-risk``: the customers most at risk of leaving (issue 5).
+``GET /v1/customers?order=-risk``: the customers most at risk of leaving.
 """
 
 from __future__ import annotations

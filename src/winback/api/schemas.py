@@ -48,7 +48,7 @@ class TimelineEntryRead(BaseModel):
 
 
 class TextAnalysisRead(BaseModel):
-    """What the text stage understood from the event's text (issue 4); see docs/text.md."""
+    """What the text stage understood from the event's text; see docs/text.md."""
 
     sentiment: str
     sentiment_score: float
@@ -128,7 +128,7 @@ class CaseDetailRead(CaseRead):
     events: list[LinkedEventRead]
     allowed_actions: list[str] = []
     sla: CaseSlaRead | None = None
-    customer_risk: CustomerRiskRead | None = None  # issue 5: the customer's churn risk and why
+    customer_risk: CustomerRiskRead | None = None  # the customer's churn risk and why
 
 
 class RiskReasonRead(BaseModel):

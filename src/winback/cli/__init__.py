@@ -34,14 +34,14 @@ evaluate_app = typer.Typer(help="Measure models on public or your own data.", no
 app.add_typer(evaluate_app, name="evaluate")
 models_app = typer.Typer(help="Versioned model files: list, activate.", no_args_is_help=True)
 app.add_typer(models_app, name="models")
-app.add_typer(sla_app, name="sla")  # issue 6: winback sla check / recompute
-app.add_typer(rules_app, name="rules")  # issue 7: winback rules check / dry-run
+app.add_typer(sla_app, name="sla")  # winback sla check / recompute
+app.add_typer(rules_app, name="rules")  # winback rules check / dry-run
 console = Console(stderr=True)
-evaluate_app.command("text")(evaluate_text)  # issue 4: winback evaluate text
-train_app.command("text")(train_text)  # issue 4: winback train text
-train_app.command("churn")(train_churn)  # issue 5: winback train churn
-evaluate_app.command("churn")(evaluate_churn)  # issue 5: winback evaluate churn
-models_app.command("list")(models_list)  # issue 5: the model registry
+evaluate_app.command("text")(evaluate_text)  # winback evaluate text
+train_app.command("text")(train_text)  # winback train text
+train_app.command("churn")(train_churn)  # winback train churn
+evaluate_app.command("churn")(evaluate_churn)  # winback evaluate churn
+models_app.command("list")(models_list)  # the model registry
 models_app.command("activate")(models_activate)
 
 
@@ -85,7 +85,7 @@ def _check_sla(settings: Settings) -> None:
 
 
 def _check_risk(settings: Settings) -> None:
-    """Refuse to start on a broken risk.yaml (issue 5; the message names the field)."""
+    """Refuse to start on a broken risk.yaml (the message names the field)."""
     from winback.risk.setup import RiskConfigError, load_risk_config
 
     try:

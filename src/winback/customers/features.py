@@ -18,9 +18,9 @@ at most :data:`MAX_SIGNALS` signals are kept (the latest by time, then event id)
 "the top of the union", so pruning commutes with the order of arrival too.
 
 Features (:func:`compute_features`) are a pure function of the state, the customer's profile and
-an as-of time; see ``docs/risk.md`` for the list. SLA breaches are a *hook*: the SLA stage (issue
-6) records them with :func:`record_sla_breach`; until it does, ``sla_breaches_*`` count the
-breaches recorded, i.e. none.
+an as-of time; see ``docs/risk.md`` for the list. SLA breaches are a *hook*: the risk stage
+records them with :func:`record_sla_breach` (from the SLA state of the customer's cases, see
+:mod:`winback.pipeline.stages.risk`), and ``sla_breaches_*`` count the breaches recorded.
 """
 
 from __future__ import annotations
@@ -278,8 +278,8 @@ def apply_to_state(state: FeatureState, event: Event, text: Any = None) -> Featu
 def record_sla_breach(state: FeatureState, key: str, at: datetime) -> FeatureState:
     """The SLA hook: record that the customer suffered a breach (``key`` makes it idempotent).
 
-    The SLA stage (issue 6) calls this (through the risk stage, see ``docs/risk.md``) for every
-    breach of a promise made to the customer; ``sla_breaches_{7,30,90}d`` count them.
+    The risk stage calls this (see ``docs/risk.md``) for every breach of a promise made to the
+    customer; ``sla_breaches_{7,30,90}d`` count them.
     """
     ts = epoch(at)
     _add_signal(state, f"sla:{key}", Signal(ts, (SLA_BREACH,)))

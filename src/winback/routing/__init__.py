@@ -1,1 +1,1 @@
-"""Routing: which agent gets a case, and in what order waiting cases are served (issue 7)."""
+"""Routing: which agent gets a case, and in what order waiting cases are served."""

@@ -5,7 +5,7 @@
     agents:
       ana: {name: Ana, teams: [billing], categories: [billing], languages: [en, pt],
             capacity: 8, tier: 2, shift: weekdays}
-    calendars:            # optional; shift calendars in issue 6's calendar format
+    calendars:            # optional; shift calendars in the SLA calendar format
       weekdays: {timezone: Europe/Lisbon, hours: {mon-fri: "09:00-18:00"}}
 
 ``teams.yaml``::

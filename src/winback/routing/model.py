@@ -2,9 +2,9 @@
 
 An agent has skills (categories, languages, channels, segments: an empty set means "any"), a
 capacity (most open cases owned at once), an availability (``online``, ``away``, ``offline``)
-and optionally a shift calendar (issue 6's calendars: outside its hours the agent is treated as
-away), and a tier (1: front line … 3: specialists). A team names its members and can demand
-a minimum tier.
+and optionally a shift calendar (the SLA calendar format of docs/sla.md: outside its hours the
+agent is treated as away), and a tier (1: front line … 3: specialists). A team names its
+members and can demand a minimum tier.
 """
 
 from __future__ import annotations

@@ -63,7 +63,7 @@ class SlaConfig:
     source: str = "built-in defaults"
 
     def policy_for(self, facts: CaseFacts) -> Policy | None:
-        if facts.policy is not None:  # issue 7: named by a playbook; unknown names fall through
+        if facts.policy is not None:  # named by a playbook; unknown names fall through
             for policy in self.policies:
                 if policy.name == facts.policy:
                     return policy

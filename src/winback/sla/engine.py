@@ -69,7 +69,7 @@ class SlaEngine:
             state.facts = replace(
                 facts,
                 channel=facts.channel or state.facts.channel,
-                policy=facts.policy or state.facts.policy,  # issue 7: a playbook's choice stays
+                policy=facts.policy or state.facts.policy,  # a playbook's choice of policy stays
             )
         policy = self.config.policy_for(state.facts)
         state.policy = None if policy is None else policy.name

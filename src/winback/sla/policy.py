@@ -50,7 +50,7 @@ class CaseFacts:
     value: float | None = None
     channel: str | None = None
     customer_timezone: str | None = None
-    policy: str | None = None  # issue 7: a policy a playbook named (wins over the conditions)
+    policy: str | None = None  # a policy a playbook named (wins over the conditions)
 
 
 @dataclass(frozen=True)

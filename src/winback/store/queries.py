@@ -34,7 +34,7 @@ _TEXT_COLUMNS = (
 
 
 def _text_enrichment(row: Any) -> dict[str, Any] | None:
-    """The event's text enrichment (issue 4), from the outer-joined ``event_text`` columns."""
+    """The text stage's analysis of the event, from the outer-joined ``event_text`` columns."""
     if getattr(row, "sentiment", None) is None:
         return None
     return {

@@ -1,4 +1,4 @@
-"""Reading and writing ``customer_risk`` rows for the processor's unit of work (issue 5)."""
+"""Reading and writing ``customer_risk`` rows for the processor's unit of work."""
 
 from __future__ import annotations
 

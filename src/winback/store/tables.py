@@ -209,7 +209,7 @@ case_actions = sa.Table(
     sa.Column("created_at", UTCDateTime(), nullable=False),
 )
 
-# -- issue 5: live customer features and churn risk ------------------------------------------
+# -- live customer features and churn risk --------------------------------------------------
 # One row per customer: the order-free feature state (JSON), the features derived from it, and
 # the latest score with its reasons and the model version that made it.
 customer_risk = sa.Table(
@@ -228,7 +228,7 @@ customer_risk = sa.Table(
     sa.Index("ix_customer_risk_probability", "probability"),
 )
 
-# -- issue 4: text understanding, one row per event with text ------------------------------
+# -- text understanding, one row per event with text --------------------------------------
 event_text = sa.Table(
     "event_text",
     metadata,
@@ -244,7 +244,7 @@ event_text = sa.Table(
     sa.Column("analyzed_at", UTCDateTime(), nullable=False),
 )
 
-# -- issue 7: remedies granted (or asked for) and routing agents (migration 0005) ------------
+# -- remedies granted (or asked for) and routing agents (migration 0005) --------------------
 # - ``remedy_grants``: one row per remedy applied, awaiting approval, or rejected; pending and
 #   applied rows count against the per-customer caps and the monthly budgets.
 # - ``routing_agents``: agents created or changed through the API (they override agents.yaml).

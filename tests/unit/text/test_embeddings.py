@@ -172,6 +172,7 @@ def test_precomputed_vectors_are_looked_up_and_unknown_texts_go_to_the_fallback(
         PrecomputedEmbedder(TEXTS, fake.encode(TEXTS)).encode(["unknown"])
 
 
+@pytest.mark.slow  # a subprocess
 def test_importing_the_text_modules_loads_neither_torch_nor_sentence_transformers() -> None:
     code = (
         "import sys, winback.text.embeddings, winback.text.trainable, winback.text.training, "
