@@ -319,11 +319,13 @@ def test_signals_from_several_channels_consolidate_into_one_case(server: Server,
         event(f"{uid}-promoter", customer, "survey.response", score={"kind": "nps", "value": 9}),
         event(f"{uid}-pay", customer, "payment.failed", amount=49.0, currency="EUR"),
     ]
-    triggering = [f"{uid}-mail", f"{uid}-chat", f"{uid}-nps", f"{uid}-pay"]
+    # Every signal joins the case; so does the promoter's answer (the customer wrote on their
+    # open case), but not the usage event.
+    triggering = [f"{uid}-mail", f"{uid}-chat", f"{uid}-nps", f"{uid}-promoter", f"{uid}-pay"]
     with server.client() as client:
         for body in signals:  # one request each, so they are logged in this order
             assert post(client, body).status_code == 202
-        case = wait_for_case(client, customer, lambda c: c["signal_count"] == 4)
+        case = wait_for_case(client, customer, lambda c: c["signal_count"] == 5)
         server.wait_processed()
 
         cases = cases_of(client, customer)
@@ -341,14 +343,21 @@ def test_signals_from_several_channels_consolidate_into_one_case(server: Server,
             "attached",
             "attached",
             "attached",
+            "attached",
         ]
-        assert [e.get("channel") for e in detail["events"]] == ["email", "chat", "web", None]
+        assert [e.get("channel") for e in detail["events"]] == ["email", "chat", "web", None, None]
         assert detail["events"][2]["score"] == {"kind": "nps", "value": 2}
-        assert detail["events"][3]["amount"] == 49.0
-        assert detail["events"][3]["currency"] == "EUR"
+        assert detail["events"][4]["amount"] == 49.0
+        assert detail["events"][4]["currency"] == "EUR"
 
         timeline = detail["timeline"]
-        assert [t["kind"] for t in timeline] == ["case.opened"] + ["case.attached"] * 3
+        assert [t["kind"] for t in timeline] == [
+            "case.opened",
+            "case.attached",
+            "case.attached",
+            "case.customer_contact",
+            "case.attached",
+        ]
         assert [t["data"]["event_id"] for t in timeline] == triggering
         assert [t["event_seq"] for t in timeline] == [e["seq"] for e in detail["events"]]
         assert all(t["actor"] == "winback:processor" for t in timeline)

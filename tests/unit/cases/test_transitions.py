@@ -44,7 +44,8 @@ def test_opening_a_case_keeps_the_plan_on_it_and_names_the_event_in_its_entry() 
     assert [e.kind for e in change.entries] == ["case.opened", "case.assigned"]
     assert {e.ref for e in change.entries} == {"e-1"}
     assert change.entries[0].data["playbook"] == {"rules": ["x/y"]}
-    assert change.clock is not None and change.clock.opened
+    assert change.clock is not None
+    assert change.clock.opened
 
 
 def test_a_later_plan_adds_to_the_case_plan_and_never_erases_it() -> None:
