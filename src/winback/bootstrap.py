@@ -151,6 +151,8 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
         lambda groups, now: append_groups(engine, groups, now),
         clock,
         max_group_events=settings.ingest_max_group_events,
+        max_queued_events=settings.ingest_max_queued_events,
+        max_queue_wait_seconds=settings.ingest_max_queue_wait_seconds,
         on_commit=notify,
     )
     return Container(settings, engine, clock, committer, listeners)
