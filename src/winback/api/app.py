@@ -12,6 +12,7 @@ from fastapi.openapi.utils import get_openapi
 import winback
 from winback.api import cases, customers, errors, events, health, remedies, routing
 from winback.api.metrics import Metrics
+from winback.api.overload import LagWatch, Shedder
 from winback.bootstrap import Container
 from winback.events.schema import EventBatchIn
 from winback.pipeline.worker import ProcessorRunner
@@ -20,9 +21,20 @@ from winback.pipeline.worker import ProcessorRunner
 def create_app(container: Container, runner: ProcessorRunner | None = None) -> FastAPI:
     """Build the app. With ``runner``, the processor starts and stops with the app."""
 
+    settings = container.settings
+    lag = LagWatch(container.engine, settings.ingest_lag_check_seconds)
+    shedder = Shedder(
+        container.committer,
+        lag,
+        max_processor_lag=settings.ingest_max_processor_lag,
+        retry_after_seconds=settings.ingest_retry_after_seconds,
+    )
+
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         container.committer.start()
+        if settings.ingest_max_processor_lag:
+            lag.start()
         if runner is not None:
             container.commit_listeners.append(runner.notify)
             runner.start()
@@ -30,6 +42,7 @@ def create_app(container: Container, runner: ProcessorRunner | None = None) -> F
             yield
         finally:
             container.committer.stop()
+            lag.stop()
             if runner is not None:
                 runner.stop()
 
@@ -40,7 +53,8 @@ def create_app(container: Container, runner: ProcessorRunner | None = None) -> F
         lifespan=lifespan,
     )
     app.state.container = container
-    app.state.metrics = Metrics(container.engine)
+    app.state.metrics = Metrics(container.engine, container.committer)
+    app.state.shedder = shedder
     errors.install(app)
     app.router.routes.append(events.fast_route)  # matched before the documented APIRoute
     for module in (events, cases, customers, health):

@@ -2,6 +2,8 @@
 
 ``errors`` (for 422) lists ``{"path", "message"}`` per problem, e.g.
 ``{"path": "events[3].score.value", "message": "nps score must be between 0 and 10"}``.
+``error`` is the status's code below, or a more precise one (``overloaded`` for a 503 that shed
+load; it comes with ``Retry-After`` and a ``reason``).
 """
 
 from __future__ import annotations
@@ -46,13 +48,23 @@ def json_response(content: Any, status_code: int = 200) -> Response:
 
 
 def error_response(
-    status_code: int, message: str, errors: list[dict[str, str]] | None = None, **extra: Any
+    status_code: int,
+    message: str,
+    errors: list[dict[str, str]] | None = None,
+    *,
+    code: str | None = None,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
 ) -> Response:
-    body: dict[str, Any] = {"error": _CODES.get(status_code, "error"), "message": message}
+    """The error body; ``code`` overrides the status's default ``error`` code."""
+    body: dict[str, Any] = {"error": code or _CODES.get(status_code, "error"), "message": message}
     if errors is not None:
         body["errors"] = errors
     body.update(extra)
-    return json_response(body, status_code)
+    response = json_response(body, status_code)
+    if headers:
+        response.headers.update(headers)
+    return response
 
 
 def install(app: FastAPI) -> None:

@@ -3,6 +3,10 @@
 The body is read and parsed here (orjson, with a size limit) rather than by FastAPI's body
 machinery: it is the hot path, and a batch needs whole-batch rejection with per-event paths.
 The OpenAPI schema still documents it fully (see ``openapi_extra``).
+
+Under overload (see :mod:`winback.api.overload`) a request is shed — ``503`` with
+``Retry-After``, nothing stored — right after the JSON is read: the check reads counters only,
+and a shed request skips validation, so refusing costs far less than accepting.
 """
 
 from __future__ import annotations
@@ -17,8 +21,9 @@ from starlette.routing import Route
 
 from winback.api.errors import ErrorBody, error_response, json_response
 from winback.api.metrics import Metrics
+from winback.api.overload import Shedder
 from winback.bootstrap import Container
-from winback.events.ingest import IngestClosed
+from winback.events.ingest import IngestClosed, IngestOverloaded
 from winback.events.schema import EventValidationError, IngestResult, parse_events
 
 router = APIRouter(tags=["events"])
@@ -49,6 +54,27 @@ async def _read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
+def _event_count(data: Any) -> int:
+    """How many events a (not yet validated) body holds: a batch's length, else one."""
+    if isinstance(data, dict) and isinstance(data.get("events"), list):
+        return max(1, len(data["events"]))
+    return 1
+
+
+def _shed(shedder: Shedder, metrics: Metrics, refusal: IngestOverloaded, events: int) -> Response:
+    shedder.shed(refusal)
+    metrics.shed_requests.labels(refusal.reason).inc()
+    metrics.shed_events.labels(refusal.reason).inc(events)
+    retry = shedder.retry_after_seconds
+    return error_response(
+        503,
+        f"overloaded: {refusal.message}; nothing was stored; retry after {retry} s",
+        code="overloaded",
+        headers={"Retry-After": str(retry)},
+        reason=refusal.reason,
+    )
+
+
 async def ingest(request: Request) -> Response:
     """Validate, commit durably, then answer (behaviour documented on ``post_events``)."""
     container: Container = request.app.state.container
@@ -65,6 +91,11 @@ async def ingest(request: Request) -> Response:
     except orjson.JSONDecodeError as exc:
         metrics.rejected.labels("malformed").inc()
         return error_response(400, f"malformed JSON: {exc}")
+    shedder: Shedder = request.app.state.shedder
+    events = _event_count(data)
+    refusal = shedder.check(events)
+    if refusal is not None:
+        return _shed(shedder, metrics, refusal, events)
     try:
         incoming = parse_events(data)
     except EventValidationError as exc:
@@ -72,6 +103,8 @@ async def ingest(request: Request) -> Response:
         return error_response(422, "invalid events; nothing was stored", exc.errors)
     try:
         outcome = await container.committer.submit_async(incoming)
+    except IngestOverloaded as refused:  # the committer's own check, made as it queues
+        return _shed(shedder, metrics, refused, len(incoming))
     except IngestClosed:
         return error_response(503, "shutting down; retry shortly")
     if outcome.conflicts:
@@ -124,6 +157,12 @@ fast_route = Route("/v1/events", ingest, methods=["POST"], include_in_schema=Fal
         409: {"model": ErrorBody, "description": "An id was already used for other content."},
         413: {"model": ErrorBody, "description": "Body over the size limit."},
         422: {"model": ErrorBody, "description": "Invalid events; nothing was stored."},
+        503: {
+            "model": ErrorBody,
+            "description": "Overloaded (`error`: `overloaded`, with `Retry-After` and a "
+            "`reason`): nothing was stored; send the same events again later. Also sent "
+            "while the server shuts down (`error`: `unavailable`).",
+        },
     },
 )
 async def post_events(request: Request) -> Response:
@@ -131,5 +170,8 @@ async def post_events(request: Request) -> Response:
 
     A batch with any invalid event is rejected whole with one error per problem, each naming
     its field path (``events[3].score.value``); nothing is stored.
+
+    Under overload (the commit queue or the processor lag over its bound) the request is
+    refused with ``503`` and ``Retry-After``; nothing of it is stored.
     """
     return await ingest(request)

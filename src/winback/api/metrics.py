@@ -1,8 +1,9 @@
 """Prometheus metrics for ``/metrics``.
 
-Counters for what this process saw (events accepted, duplicates, rejected; acknowledgement
-latency). Figures that live in the database — processor lag, cases opened, events that failed
-processing — are read at scrape time, so they are right whichever process did the work.
+Counters for what this process saw (events accepted, duplicates, rejected, shed under overload;
+acknowledgement latency), and its commit queue as it is at scrape time. Figures that live in the
+database — processor lag, cases opened, events that failed processing — are read at scrape time,
+so they are right whichever process did the work.
 """
 
 from __future__ import annotations
@@ -15,9 +16,12 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from sqlalchemy.engine import Engine
 
+from winback.events.ingest import GroupCommitter
 from winback.pipeline.processor import processor_lag
 from winback.store.queries import count_cases
 from winback.store.tables import event_failures
+
+SHED_REASONS = ("queue_full", "queue_wait", "processor_lag")
 
 
 class _StoreCollector(Collector):
@@ -44,8 +48,31 @@ class _StoreCollector(Collector):
         )
 
 
+class _QueueCollector(Collector):
+    def __init__(self, committer: GroupCommitter) -> None:
+        self._committer = committer
+
+    def collect(self) -> Iterator[Metric]:
+        load = self._committer.load()
+        yield GaugeMetricFamily(
+            "winback_ingest_queue_events",
+            "Events waiting for the group committer (received, not yet being written).",
+            value=load.waiting_events,
+        )
+        yield GaugeMetricFamily(
+            "winback_ingest_queue_requests",
+            "Requests waiting for the group committer.",
+            value=load.waiting_requests,
+        )
+        yield GaugeMetricFamily(
+            "winback_ingest_queue_oldest_seconds",
+            "How long the oldest request not yet acknowledged has waited (0: none).",
+            value=load.oldest_wait_seconds,
+        )
+
+
 class Metrics:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, committer: GroupCommitter) -> None:
         self.registry = CollectorRegistry()
         self.accepted = Counter(
             "winback_events_accepted", "Events durably accepted.", registry=self.registry
@@ -67,4 +94,21 @@ class Metrics:
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
             registry=self.registry,
         )
+        self.shed_requests = Counter(
+            "winback_ingest_shed_requests",
+            "Requests to POST /v1/events refused with 503 under overload, by reason "
+            "(queue_full, queue_wait, processor_lag); nothing of them was stored.",
+            ["reason"],
+            registry=self.registry,
+        )
+        self.shed_events = Counter(
+            "winback_ingest_shed_events",
+            "Events in the requests shed under overload, by reason.",
+            ["reason"],
+            registry=self.registry,
+        )
+        for reason in SHED_REASONS:  # present from the start, at 0, so rates work at once
+            self.shed_requests.labels(reason)
+            self.shed_events.labels(reason)
         self.registry.register(_StoreCollector(engine))
+        self.registry.register(_QueueCollector(committer))

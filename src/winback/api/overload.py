@@ -1,0 +1,124 @@
+"""Load shedding for ``POST /v1/events``: refuse excess load early instead of queueing it.
+
+Two signals, both read without a database query per request:
+
+- the group committer's queue (:meth:`GroupCommitter.check`): events waiting to be committed,
+  and how long the oldest unacknowledged request has waited;
+- the processor lag (events logged but not yet processed), read by :class:`LagWatch` in a
+  background thread every ``WINBACK_INGEST_LAG_CHECK_SECONDS`` and kept as a plain number.
+
+A request over a bound is answered ``503`` with ``Retry-After`` and nothing of it is stored.
+``/readyz`` reports the same conditions, so a load balancer can send traffic elsewhere.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
+
+from winback.events.ingest import GroupCommitter, IngestOverloaded
+from winback.pipeline.processor import processor_lag
+
+log = logging.getLogger(__name__)
+
+# /readyz stays "not ready" this long after the last shed request, so that a probe taken
+# between two bursts of shedding does not report ready while the server is still overloaded.
+READY_HOLD_SECONDS = 1.0
+
+
+class LagWatch:
+    """The processor lag, read from the database at most every ``every`` seconds.
+
+    :attr:`value` is the last reading (``None`` before the first, or after a failed one).
+    :meth:`start` runs the readings in a daemon thread; :meth:`refresh` takes one now.
+    """
+
+    def __init__(self, engine: Engine, every: float) -> None:
+        self._engine = engine
+        self._every = every
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.value: int | None = None
+
+    def refresh(self) -> int | None:
+        try:
+            with self._engine.connect() as conn:
+                self.value = processor_lag(conn)
+        except SQLAlchemyError as exc:
+            log.warning("could not read the processor lag: %r", exc)
+            self.value = None
+        return self.value
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.refresh()
+            self._stop.wait(self._every)
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._stop.clear()
+            self._thread = threading.Thread(target=self._run, name="winback-lag", daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        thread, self._thread = self._thread, None
+        if thread is not None:
+            thread.join()
+
+
+class Shedder:
+    """Decides whether ingest takes a request, and remembers when it last refused one."""
+
+    def __init__(
+        self,
+        committer: GroupCommitter,
+        lag: LagWatch,
+        *,
+        max_processor_lag: int,
+        retry_after_seconds: int,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.committer = committer
+        self.lag = lag
+        self.max_processor_lag = max_processor_lag
+        self.retry_after_seconds = retry_after_seconds
+        self._monotonic = monotonic
+        self._last_shed: tuple[float, IngestOverloaded] | None = None
+
+    def lag_refusal(self, lag: int | None) -> IngestOverloaded | None:
+        if self.max_processor_lag and lag is not None and lag > self.max_processor_lag:
+            return IngestOverloaded(
+                "processor_lag",
+                f"the processor is {lag} events behind (bound {self.max_processor_lag})",
+            )
+        return None
+
+    def check(self, events: int) -> IngestOverloaded | None:
+        """Would a request of ``events`` events be shed now? Reads counters only."""
+        return self.lag_refusal(self.lag.value) or self.committer.check(events)
+
+    def shed(self, refusal: IngestOverloaded) -> None:
+        """Record that a request was refused (for ``/readyz``)."""
+        self._last_shed = (self._monotonic(), refusal)
+
+    def not_ready_reasons(self, lag: int | None) -> list[str]:
+        """Why ingest is overloaded now (``lag``: a fresh reading), or shed a moment ago."""
+        reasons = []
+        now_refused = self.committer.check(1)
+        if now_refused is not None:
+            reasons.append(now_refused.message)
+        lag_refused = self.lag_refusal(lag)
+        if lag_refused is not None:
+            reasons.append(lag_refused.message)
+        if not reasons and self._last_shed is not None:
+            at, refusal = self._last_shed
+            ago = self._monotonic() - at
+            if ago <= READY_HOLD_SECONDS:
+                reasons.append(f"shed a request {ago:.1f} s ago: {refusal.message}")
+        return reasons
