@@ -81,37 +81,44 @@ def test_a_full_commit_queue_sheds_with_503_and_retry_after_and_stores_nothing(
         ingest_max_queue_wait_seconds=0,  # only the event bound, whatever the machine's speed
         ingest_retry_after_seconds=3,
     )
-    with client, ThreadPoolExecutor(max_workers=3) as pool:
+    with client, ThreadPoolExecutor(max_workers=4) as pool:
         committer = client.app.state.container.committer  # type: ignore[attr-defined]
 
         def send(payload: dict[str, Any]) -> Future[httpx.Response]:
             return pool.submit(client.post, "/v1/events", json=payload)
 
+        def waiting(events: int) -> Callable[[], bool]:
+            return lambda: committer.load().waiting_events == events
+
         with writer_held(engine):
             first = send(body("a"))  # taken by the writer, which then waits for the lock
             wait_until(lambda: committer.load().oldest_wait_seconds > 0, "first commit began")
             queued = [send(batch("b1", "b2", "b3"))]
-            wait_until(lambda: committer.load().waiting_events == 3, "b queued")
-            queued.append(send(batch("c1", "c2")))
-            wait_until(lambda: committer.load().waiting_events == 5, "c queued")
-
-            refused = client.post("/v1/events", json=body("d"))  # 5 waiting + 1 > 5
-            refused_batch = client.post("/v1/events", json=batch("e1", "e2"))
+            wait_until(waiting(3), "b queued")
+            queued.append(send(body("c")))
+            wait_until(waiting(4), "c queued")
+            # 4 waiting: a batch of 2 passes the gate's check and is refused as it is queued
+            overfull = client.post("/v1/events", json=batch("e1", "e2"))
+            queued.append(send(body("d")))  # 4 + 1 is within the bound
+            wait_until(waiting(5), "d queued")
+            refused = client.post("/v1/events", json=body("f"))  # the gate sheds it
+            refused_batch = client.post("/v1/events", json=batch("g1", "g2"))
             ready = client.get("/readyz")
             during = metric_samples(client)
 
         assert first.result(WAIT).status_code == 202
-        assert [f.result(WAIT).status_code for f in queued] == [202, 202]
+        assert [f.result(WAIT).status_code for f in queued] == [202, 202, 202]
 
-        assert refused.status_code == 503
-        assert refused.headers["retry-after"] == "3"
-        answer = refused.json()
-        assert answer["error"] == "overloaded"
-        assert answer["reason"] == "queue_full"
-        assert "5 events are waiting" in answer["message"]
-        assert "nothing was stored" in answer["message"]
-        assert refused_batch.status_code == 503
-        assert stored_ids(engine) == {"a", "b1", "b2", "b3", "c1", "c2"}
+        for response in (overfull, refused, refused_batch):
+            assert response.status_code == 503
+            assert response.headers["retry-after"] == "3"
+            answer = response.json()
+            assert answer["error"] == "overloaded"
+            assert answer["reason"] == "queue_full"
+            assert "nothing was stored" in answer["message"]
+        assert "4 events are waiting" in overfull.json()["message"]
+        assert "5 events are waiting" in refused.json()["message"]
+        assert stored_ids(engine) == {"a", "b1", "b2", "b3", "c", "d"}
 
         assert ready.status_code == 503
         readiness = ready.json()
@@ -120,18 +127,18 @@ def test_a_full_commit_queue_sheds_with_503_and_retry_after_and_stores_nothing(
         assert any("commit queue is full" in r for r in readiness["reasons"])
 
         assert during[("winback_ingest_queue_events", ())] == 5
-        assert during[("winback_ingest_queue_requests", ())] == 2
+        assert during[("winback_ingest_queue_requests", ())] == 3
         assert during[("winback_ingest_queue_oldest_seconds", ())] > 0
-        assert during[shed("requests", "queue_full")] == 2
-        assert during[shed("events", "queue_full")] == 3
+        assert during[shed("requests", "queue_full")] == 3
+        assert during[shed("events", "queue_full")] == 5
         assert during[shed("requests", "processor_lag")] == 0
         after = metric_samples(client)
         assert after[("winback_ingest_queue_events", ())] == 0
         assert after[("winback_events_accepted_total", ())] == 6
 
-        again = client.post("/v1/events", json=body("d"))  # the queue drained: taken now
+        again = client.post("/v1/events", json=body("f"))  # the queue drained: taken now
         assert again.status_code == 202
-        assert "d" in stored_ids(engine)
+        assert "f" in stored_ids(engine)
 
 
 def test_processor_lag_over_its_bound_sheds_and_makes_readyz_not_ready(tmp_path: Path) -> None:

@@ -1,17 +1,22 @@
 """The shedder's decisions from the committer's counters and the last lag reading; its memory of
-the last shed request for ``/readyz``. Time is a hand-moved clock; nothing here sleeps or
-touches a database (the lag is set as the background reading would set it)."""
+the last shed request for ``/readyz``; the ASGI gate that refuses before the app. Time is a
+hand-moved clock; nothing here sleeps or touches a database (the lag is set as the background
+reading would set it)."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import Iterator
 from datetime import datetime
+from typing import Any
 
+import orjson
 import pytest
 import sqlalchemy as sa
 
-from winback.api.overload import LagWatch, Shedder
+from winback.api.metrics import Metrics
+from winback.api.overload import LagWatch, Shedder, SheddingGate
 from winback.clock import FrozenClock
 from winback.events.ingest import GroupCommitter, GroupOutcome, IngestOverloaded
 from winback.events.schema import IncomingEvent
@@ -132,3 +137,83 @@ def test_readiness_reports_the_lag_it_is_given_not_the_cached_one(
     shedder.lag.value = 0
 
     assert shedder.not_ready_reasons(25) == ["the processor is 25 events behind (bound 10)"]
+
+
+# -- the gate in front of the app ------------------------------------------------------------
+
+
+class Gate:
+    """A :class:`SheddingGate` in front of an app that only notes the paths it was asked for."""
+
+    def __init__(self, shedder: Shedder, limit: int = 1024) -> None:
+        self.shedder = shedder
+        self.metrics = Metrics(sa.create_engine("sqlite://"), shedder.committer)
+        self.reached: list[str] = []
+
+        async def app(scope: Any, receive: Any, send: Any) -> None:
+            self.reached.append(scope["path"])
+
+        self.gate = SheddingGate(app, shedder=shedder, metrics=self.metrics, max_body_bytes=limit)
+
+    def post(self, path: str, chunks: list[bytes]) -> list[dict[str, Any]]:
+        """Send a body in ``chunks``; return the messages the gate answered with."""
+        sent: list[dict[str, Any]] = []
+        pending = list(chunks)
+
+        async def receive() -> dict[str, Any]:
+            chunk = pending.pop(0)
+            return {"type": "http.request", "body": chunk, "more_body": bool(pending)}
+
+        async def send(message: Any) -> None:
+            sent.append(message)
+
+        scope = {"type": "http", "method": "POST", "path": path, "headers": []}
+        asyncio.run(self.gate(scope, receive, send))
+        return sent
+
+    def shed(self, what: str) -> float | None:
+        return self.metrics.registry.get_sample_value(
+            f"winback_ingest_shed_{what}_total", {"reason": "processor_lag"}
+        )
+
+
+def test_the_gate_sheds_before_the_app_and_counts_the_events_of_a_chunked_body(
+    held: HeldLog, frozen_clock: FrozenClock
+) -> None:
+    gate = Gate(make_shedder(held, frozen_clock, Ticker()))
+    gate.shedder.lag.value = 11
+    events = orjson.dumps({"events": [{"id": "1"}, {"id": "2"}, {"id": "3"}]})
+
+    sent = gate.post("/v1/events", [events[:10], events[10:]])
+
+    assert gate.reached == []
+    assert sent[0]["status"] == 503
+    assert (b"retry-after", b"2") in sent[0]["headers"]
+    assert orjson.loads(sent[1]["body"])["reason"] == "processor_lag"
+    assert gate.shed("requests") == 1
+    assert gate.shed("events") == 3
+
+
+def test_the_gate_counts_one_event_for_a_body_it_cannot_read(
+    held: HeldLog, frozen_clock: FrozenClock
+) -> None:
+    gate = Gate(make_shedder(held, frozen_clock, Ticker()), limit=16)
+    gate.shedder.lag.value = 11
+
+    gate.post("/v1/events", [b"{not json"])
+    gate.post("/v1/events", [orjson.dumps({"events": [{"id": str(i)} for i in range(9)]})])
+
+    assert gate.shed("requests") == 2
+    assert gate.shed("events") == 2  # one each: malformed, and over the 16-byte limit
+
+
+def test_the_gate_lets_everything_through_when_not_overloaded_and_other_paths_always(
+    held: HeldLog, frozen_clock: FrozenClock
+) -> None:
+    gate = Gate(make_shedder(held, frozen_clock, Ticker()))
+
+    assert gate.post("/v1/events", [b"{}"]) == []
+    gate.shedder.lag.value = 11
+    assert gate.post("/v1/cases", [b"{}"]) == []
+    assert gate.reached == ["/v1/events", "/v1/cases"]
+    assert gate.shed("requests") == 0

@@ -12,7 +12,7 @@ from fastapi.openapi.utils import get_openapi
 import winback
 from winback.api import cases, customers, errors, events, health, remedies, routing
 from winback.api.metrics import Metrics
-from winback.api.overload import LagWatch, Shedder
+from winback.api.overload import LagWatch, Shedder, SheddingGate
 from winback.bootstrap import Container
 from winback.events.schema import EventBatchIn
 from winback.pipeline.worker import ProcessorRunner
@@ -53,8 +53,11 @@ def create_app(container: Container, runner: ProcessorRunner | None = None) -> F
         lifespan=lifespan,
     )
     app.state.container = container
-    app.state.metrics = Metrics(container.engine, container.committer)
+    app.state.metrics = metrics = Metrics(container.engine, container.committer)
     app.state.shedder = shedder
+    app.add_middleware(
+        SheddingGate, shedder=shedder, metrics=metrics, max_body_bytes=settings.max_body_bytes
+    )
     errors.install(app)
     app.router.routes.append(events.fast_route)  # matched before the documented APIRoute
     for module in (events, cases, customers, health):

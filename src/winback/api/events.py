@@ -4,9 +4,9 @@ The body is read and parsed here (orjson, with a size limit) rather than by Fast
 machinery: it is the hot path, and a batch needs whole-batch rejection with per-event paths.
 The OpenAPI schema still documents it fully (see ``openapi_extra``).
 
-Under overload (see :mod:`winback.api.overload`) a request is shed — ``503`` with
-``Retry-After``, nothing stored — right after the JSON is read: the check reads counters only,
-and a shed request skips validation, so refusing costs far less than accepting.
+Under overload a request is shed — ``503`` with ``Retry-After``, nothing stored — by
+:class:`~winback.api.overload.SheddingGate` before it reaches this handler; a batch that would
+overfill a nearly full commit queue is refused here, by the committer, as it is queued.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from starlette.routing import Route
 
 from winback.api.errors import ErrorBody, error_response, json_response
 from winback.api.metrics import Metrics
-from winback.api.overload import Shedder
+from winback.api.overload import Shedder, shed_response
 from winback.bootstrap import Container
 from winback.events.ingest import IngestClosed, IngestOverloaded
 from winback.events.schema import EventValidationError, IngestResult, parse_events
@@ -54,27 +54,6 @@ async def _read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def _event_count(data: Any) -> int:
-    """How many events a (not yet validated) body holds: a batch's length, else one."""
-    if isinstance(data, dict) and isinstance(data.get("events"), list):
-        return max(1, len(data["events"]))
-    return 1
-
-
-def _shed(shedder: Shedder, metrics: Metrics, refusal: IngestOverloaded, events: int) -> Response:
-    shedder.shed(refusal)
-    metrics.shed_requests.labels(refusal.reason).inc()
-    metrics.shed_events.labels(refusal.reason).inc(events)
-    retry = shedder.retry_after_seconds
-    return error_response(
-        503,
-        f"overloaded: {refusal.message}; nothing was stored; retry after {retry} s",
-        code="overloaded",
-        headers={"Retry-After": str(retry)},
-        reason=refusal.reason,
-    )
-
-
 async def ingest(request: Request) -> Response:
     """Validate, commit durably, then answer (behaviour documented on ``post_events``)."""
     container: Container = request.app.state.container
@@ -91,11 +70,6 @@ async def ingest(request: Request) -> Response:
     except orjson.JSONDecodeError as exc:
         metrics.rejected.labels("malformed").inc()
         return error_response(400, f"malformed JSON: {exc}")
-    shedder: Shedder = request.app.state.shedder
-    events = _event_count(data)
-    refusal = shedder.check(events)
-    if refusal is not None:
-        return _shed(shedder, metrics, refusal, events)
     try:
         incoming = parse_events(data)
     except EventValidationError as exc:
@@ -104,7 +78,8 @@ async def ingest(request: Request) -> Response:
     try:
         outcome = await container.committer.submit_async(incoming)
     except IngestOverloaded as refused:  # the committer's own check, made as it queues
-        return _shed(shedder, metrics, refused, len(incoming))
+        shedder: Shedder = request.app.state.shedder
+        return shed_response(shedder, metrics, refused, len(incoming))
     except IngestClosed:
         return error_response(503, "shutting down; retry shortly")
     if outcome.conflicts:

@@ -107,8 +107,11 @@ class Metrics:
             ["reason"],
             registry=self.registry,
         )
-        for reason in SHED_REASONS:  # present from the start, at 0, so rates work at once
-            self.shed_requests.labels(reason)
-            self.shed_events.labels(reason)
+        # Bound once (a label lookup costs more than the increment): present from the start,
+        # at 0, so that rates work at once.
+        self.shed_by_reason = {
+            reason: (self.shed_requests.labels(reason), self.shed_events.labels(reason))
+            for reason in SHED_REASONS
+        }
         self.registry.register(_StoreCollector(engine))
         self.registry.register(_QueueCollector(committer))

@@ -9,6 +9,11 @@ Two signals, both read without a database query per request:
 
 A request over a bound is answered ``503`` with ``Retry-After`` and nothing of it is stored.
 ``/readyz`` reports the same conditions, so a load balancer can send traffic elsewhere.
+
+Refusing must cost far less than accepting, or a server offered several times what it can take
+spends all its CPU refusing (and accepts nothing). So the refusal happens in
+:class:`SheddingGate`, a plain ASGI middleware in front of the app: no routing, no request
+object, no validation — it reads the body only to count the events it sheds.
 """
 
 from __future__ import annotations
@@ -17,10 +22,16 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
+import orjson
+from fastapi.responses import Response
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
+from starlette.types import ASGIApp, Receive, Scope, Send
 
+from winback.api.errors import error_response
+from winback.api.metrics import Metrics
 from winback.events.ingest import GroupCommitter, IngestOverloaded
 from winback.pipeline.processor import processor_lag
 
@@ -122,3 +133,75 @@ class Shedder:
             if ago <= READY_HOLD_SECONDS:
                 reasons.append(f"shed a request {ago:.1f} s ago: {refusal.message}")
         return reasons
+
+
+def event_count(data: Any) -> int:
+    """How many events a (not yet validated) body holds: a batch's length, else one."""
+    if isinstance(data, dict) and isinstance(data.get("events"), list):
+        return max(1, len(data["events"]))
+    return 1
+
+
+def shed_response(
+    shedder: Shedder, metrics: Metrics, refusal: IngestOverloaded, events: int
+) -> Response:
+    """Count the shed request and its events; the 503 in the error shape, with Retry-After."""
+    shedder.shed(refusal)
+    shed_requests, shed_events = metrics.shed_by_reason[refusal.reason]
+    shed_requests.inc()
+    shed_events.inc(events)
+    retry = shedder.retry_after_seconds
+    return error_response(
+        503,
+        f"overloaded: {refusal.message}; nothing was stored; retry after {retry} s",
+        code="overloaded",
+        headers={"Retry-After": str(retry)},
+        reason=refusal.reason,
+    )
+
+
+class SheddingGate:
+    """ASGI middleware: under overload, ``POST /v1/events`` is refused here, before the app.
+
+    Not overloaded, a request passes through after one check of counters. A batch that would
+    overfill a nearly full queue passes too, and is refused by the committer as it queues.
+    """
+
+    def __init__(
+        self, app: ASGIApp, *, shedder: Shedder, metrics: Metrics, max_body_bytes: int
+    ) -> None:
+        self.app = app
+        self.shedder = shedder
+        self.metrics = metrics
+        self.max_body_bytes = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] != "/v1/events" or scope["method"] != "POST":
+            await self.app(scope, receive, send)
+            return
+        refusal = self.shedder.check(1)
+        if refusal is None:
+            await self.app(scope, receive, send)
+            return
+        events = await self._count(receive)
+        await shed_response(self.shedder, self.metrics, refusal, events)(scope, receive, send)
+
+    async def _count(self, receive: Receive) -> int:
+        """Read the body (up to the size limit) and count its events; 1 if it cannot tell."""
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                return 1
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_body_bytes:
+                return 1
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        try:
+            return event_count(orjson.loads(b"".join(chunks)))
+        except orjson.JSONDecodeError:
+            return 1
