@@ -7,8 +7,8 @@ run; ``--help`` for the knobs. Each phase starts its own server (``bench/ingest.
 with the shipped overload settings unless ``--set`` changes them:
 
 S  sustainable rate: ``--calibrate-concurrency`` keep-alive connections in a closed loop for
-   ``--calibrate-duration`` seconds; the accepted events/s is the rate the server sustains
-   (skipped when ``--sustainable`` gives it).
+   ``--calibrate-duration`` seconds, every overload bound off; the accepted events/s is the
+   rate the server sustains (skipped when ``--sustainable`` gives it).
 O  overload: open loop at ``--factor`` times that rate (or ``--rate``) for ``--duration``
    seconds: requests leave on schedule whatever the answers do, on idle connections (a new one
    when all are busy, up to ``--max-connections``; past that a request waits and is sent late,
@@ -64,6 +64,7 @@ from ingest import (
 UNBOUNDED = {
     "WINBACK_INGEST_MAX_QUEUED_EVENTS": "0",
     "WINBACK_INGEST_MAX_QUEUE_WAIT_SECONDS": "0",
+    "WINBACK_INGEST_MAX_LOOP_LAG_SECONDS": "0",
     "WINBACK_INGEST_MAX_PROCESSOR_LAG": "0",
 }
 
@@ -138,6 +139,8 @@ async def open_loop(
     accepted: list[float] = []  # ack latency of each accepted request
     shed: list[float] = []  # answer latency of each shed request
     lateness: list[float] = []
+    # (written at, seconds from t0; answer: "accepted", "shed" or "other"; latency in seconds)
+    records: list[tuple[float, str, float]] = []
     retry_after: dict[str, int] = {}
     errors: list[str] = []
     counts = {"accepted_events": 0, "shed_events": 0, "other": 0}
@@ -167,15 +170,19 @@ async def open_loop(
         if status == 202:
             accepted.append(took)
             counts["accepted_events"] += batch
+            answer = "accepted"
         elif status == 503 and b'"overloaded"' in reply:
             shed.append(took)
             counts["shed_events"] += batch
             value = _retry_after(head) or "missing"
             retry_after[value] = retry_after.get(value, 0) + 1
+            answer = "shed"
         else:
             counts["other"] += 1
             if len(errors) < 5:
                 errors.append(f"{status}: {reply[:200]!r}")
+            answer = "other"
+        records.append((started - t0, answer, took))
 
     stop = asyncio.Event()
     sampler = asyncio.create_task(sample_readiness(port, stop))
@@ -205,13 +212,17 @@ async def open_loop(
         await idle.get_nowait().close()
     late_ms = [x * 1000 for x in lateness]
     sent_events = total * batch
+    written_in_window = sum(1 for written, _, _ in records if written <= duration)
     return {
         "offered_rate": rate,
         "duration_s": duration,
         "batch": batch,
         "requests_sent": total,
         "events_sent": sent_events,
-        "achieved_send_rate": round(sent_events / send_window, 1) if send_window else None,
+        "scheduling_window_s": round(send_window, 2),
+        # Requests actually written to a connection within the window: less than offered when
+        # every connection was busy and requests waited in the client (see send_lateness_ms).
+        "achieved_send_rate": round(written_in_window * batch / duration, 1),
         "accepted_events": counts["accepted_events"],
         "shed_events": counts["shed_events"],
         "other_answers": counts["other"],
@@ -230,8 +241,31 @@ async def open_loop(
             "max": _round(max(late_ms) if late_ms else None, 3),
         },
         "readiness": summarise_readiness(readiness),
+        "timeline": timeline(records, batch),
         "cpu": usage,
     }
+
+
+def timeline(records: list[tuple[float, str, float]], batch: int) -> list[dict[str, Any]]:
+    """Per second of write time: events written, accepted, shed; accepted latency p50/p99."""
+    seconds: dict[int, list[tuple[str, float]]] = {}
+    for written, answer, took in records:
+        seconds.setdefault(int(written), []).append((answer, took))
+    rows = []
+    for second in sorted(seconds):
+        answers = seconds[second]
+        ok = [took * 1000 for answer, took in answers if answer == "accepted"]
+        rows.append(
+            {
+                "second": second,
+                "written": len(answers) * batch,
+                "accepted": len(ok) * batch,
+                "shed": sum(1 for answer, _ in answers if answer == "shed") * batch,
+                "accepted_p50_ms": _round(percentile(ok, 50), 1),
+                "accepted_p99_ms": _round(percentile(ok, 99), 1),
+            }
+        )
+    return rows
 
 
 def summarise_readiness(samples: list[dict[str, Any]]) -> dict[str, Any]:
@@ -276,7 +310,8 @@ def shed_counters(port: int) -> dict[str, float]:
 def run_calibration(
     workdir: Path, runner: asyncio.Runner, settings: dict[str, str], args: argparse.Namespace
 ) -> dict[str, Any]:
-    server = Server("winback", workdir, settings)
+    # Capacity, not policy: with the bounds on, a busy machine sheds even in a closed loop.
+    server = Server("winback", workdir, {**settings, **UNBOUNDED})
     server.start()
     try:
         server.warm_up()

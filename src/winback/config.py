@@ -56,6 +56,13 @@ class Settings(BaseSettings):
         description="Ingest sheds requests while the oldest unacknowledged request has waited "
         "longer than this (new requests would wait as long).",
     )
+    ingest_max_loop_lag_seconds: float = Field(
+        default=0.25,
+        ge=0,
+        le=60,
+        description="Ingest sheds requests while the HTTP process's event loop is this far "
+        "behind (requests wait this long before they are even read).",
+    )
     ingest_max_processor_lag: int = Field(
         default=100_000,
         ge=0,

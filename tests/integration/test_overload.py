@@ -78,7 +78,9 @@ def test_a_full_commit_queue_sheds_with_503_and_retry_after_and_stores_nothing(
         tmp_path,
         NOW,
         ingest_max_queued_events=5,
-        ingest_max_queue_wait_seconds=0,  # only the event bound, whatever the machine's speed
+        # only the event bound, whatever the machine's speed
+        ingest_max_queue_wait_seconds=0,
+        ingest_max_loop_lag_seconds=0,
         ingest_retry_after_seconds=3,
     )
     with client, ThreadPoolExecutor(max_workers=4) as pool:
@@ -142,7 +144,9 @@ def test_a_full_commit_queue_sheds_with_503_and_retry_after_and_stores_nothing(
 
 
 def test_processor_lag_over_its_bound_sheds_and_makes_readyz_not_ready(tmp_path: Path) -> None:
-    client, config, engine = api_app(tmp_path, NOW, ingest_max_processor_lag=3)
+    client, config, engine = api_app(
+        tmp_path, NOW, ingest_max_processor_lag=3, ingest_max_loop_lag_seconds=0
+    )
     log_events(engine, NOW, *(body(f"old-{i}", customer=f"cus-{i}") for i in range(5)))
     with client:
         shedder: Shedder = client.app.state.shedder  # type: ignore[attr-defined]
@@ -179,7 +183,7 @@ def test_an_idle_server_is_ready_with_no_reasons_and_zero_shed_counters(tmp_path
     assert ready.status_code == 200
     assert ready.json()["reasons"] == []
     assert ready.json()["ingest_queue_events"] == 0
-    for reason in ("queue_full", "queue_wait", "processor_lag"):
+    for reason in ("queue_full", "queue_wait", "loop_lag", "processor_lag"):
         assert samples[shed("requests", reason)] == 0
         assert samples[shed("events", reason)] == 0
     assert samples[("winback_ingest_queue_events", ())] == 0

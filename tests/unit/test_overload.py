@@ -16,7 +16,7 @@ import pytest
 import sqlalchemy as sa
 
 from winback.api.metrics import Metrics
-from winback.api.overload import LagWatch, Shedder, SheddingGate
+from winback.api.overload import LagWatch, LoopLag, Shedder, SheddingGate
 from winback.clock import FrozenClock
 from winback.events.ingest import GroupCommitter, GroupOutcome, IngestOverloaded
 from winback.events.schema import IncomingEvent
@@ -137,6 +137,82 @@ def test_readiness_reports_the_lag_it_is_given_not_the_cached_one(
     shedder.lag.value = 0
 
     assert shedder.not_ready_reasons(25) == ["the processor is 25 events behind (bound 10)"]
+
+
+# -- the event loop's lag ----------------------------------------------------------------------
+
+
+class FakeLoop:
+    """The two things :class:`LoopLag` asks of an event loop, on a hand-moved clock."""
+
+    class Handle:
+        def __init__(self) -> None:
+            self.cancelled = False
+
+        def cancel(self) -> None:
+            self.cancelled = True
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.timers: list[tuple[float, Any, FakeLoop.Handle]] = []
+
+    def time(self) -> float:
+        return self.now
+
+    def call_at(self, when: float, callback: Any) -> FakeLoop.Handle:
+        handle = FakeLoop.Handle()
+        self.timers.append((when, callback, handle))
+        return handle
+
+    def fire(self, at: float) -> None:
+        """The loop gets round to its pending timer at ``at``."""
+        self.now = at
+        _, callback, _ = self.timers.pop(0)
+        callback()
+
+
+def test_loop_lag_is_seen_while_the_loop_is_stuck_and_after(
+    held: HeldLog, frozen_clock: FrozenClock
+) -> None:
+    loop = FakeLoop()
+    probe = LoopLag(every=0.05)
+    base = make_shedder(held, frozen_clock, Ticker())
+    shedder = Shedder(
+        base.committer,
+        base.lag,
+        max_processor_lag=0,
+        retry_after_seconds=1,
+        loop_lag=probe,
+        max_loop_lag_seconds=0.2,
+    )
+    probe.start(loop)  # type: ignore[arg-type]
+    assert shedder.check(1) is None
+
+    loop.now = 0.30  # the timer was due at 0.05 and has not run: stuck for 0.25 s
+    refusal = shedder.check(1)
+    assert refusal is not None
+    assert refusal.reason == "loop_lag"
+    assert refusal.message == "the HTTP process is 0.25 s behind reading requests (bound 0.2 s)"
+
+    loop.fire(at=0.30)  # it ran 0.25 s late; the next is due at 0.35
+    loop.now = 0.31
+    assert probe.seconds() == pytest.approx(0.25)  # remembered until the next timer runs
+    loop.fire(at=0.36)
+    assert probe.seconds() == pytest.approx(0.01)
+    assert shedder.check(1) is None
+
+
+def test_loop_lag_is_zero_until_started_and_after_stopping() -> None:
+    loop = FakeLoop()
+    probe = LoopLag()
+    assert probe.seconds() == 0.0
+    probe.start(loop)  # type: ignore[arg-type]
+    loop.now = 5.0
+    assert probe.seconds() > 4
+    probe.stop()
+
+    assert loop.timers[0][2].cancelled
+    assert probe.seconds() == 0.0
 
 
 # -- the gate in front of the app ------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -28,6 +29,7 @@ def create_app(container: Container, runner: ProcessorRunner | None = None) -> F
         lag,
         max_processor_lag=settings.ingest_max_processor_lag,
         retry_after_seconds=settings.ingest_retry_after_seconds,
+        max_loop_lag_seconds=settings.ingest_max_loop_lag_seconds,
     )
 
     @asynccontextmanager
@@ -35,6 +37,8 @@ def create_app(container: Container, runner: ProcessorRunner | None = None) -> F
         container.committer.start()
         if settings.ingest_max_processor_lag:
             lag.start()
+        if settings.ingest_max_loop_lag_seconds:
+            shedder.loop_lag.start(asyncio.get_running_loop())
         if runner is not None:
             container.commit_listeners.append(runner.notify)
             runner.start()
@@ -43,6 +47,7 @@ def create_app(container: Container, runner: ProcessorRunner | None = None) -> F
         finally:
             container.committer.stop()
             lag.stop()
+            shedder.loop_lag.stop()
             if runner is not None:
                 runner.stop()
 

@@ -21,7 +21,7 @@ from winback.pipeline.processor import processor_lag
 from winback.store.queries import count_cases
 from winback.store.tables import event_failures
 
-SHED_REASONS = ("queue_full", "queue_wait", "processor_lag")
+SHED_REASONS = ("queue_full", "queue_wait", "loop_lag", "processor_lag")
 
 
 class _StoreCollector(Collector):
@@ -97,7 +97,7 @@ class Metrics:
         self.shed_requests = Counter(
             "winback_ingest_shed_requests",
             "Requests to POST /v1/events refused with 503 under overload, by reason "
-            "(queue_full, queue_wait, processor_lag); nothing of them was stored.",
+            "(queue_full, queue_wait, loop_lag, processor_lag); nothing of them was stored.",
             ["reason"],
             registry=self.registry,
         )

@@ -1,9 +1,13 @@
 """Load shedding for ``POST /v1/events``: refuse excess load early instead of queueing it.
 
-Two signals, both read without a database query per request:
+Three signals, none of them a database query per request:
 
 - the group committer's queue (:meth:`GroupCommitter.check`): events waiting to be committed,
   and how long the oldest unacknowledged request has waited;
+- the event loop's lag (:class:`LoopLag`): how late a timer fires, i.e. how long a request that
+  has arrived waits before the process even reads it. When the HTTP process itself is short of
+  CPU, requests pile up there — in sockets and the loop's ready queue — and never reach the
+  commit queue, so its counters alone would not see the overload;
 - the processor lag (events logged but not yet processed), read by :class:`LagWatch` in a
   background thread every ``WINBACK_INGEST_LAG_CHECK_SECONDS`` and kept as a plain number.
 
@@ -18,6 +22,7 @@ object, no validation — it reads the body only to count the events it sheds.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 import time
@@ -83,6 +88,45 @@ class LagWatch:
             thread.join()
 
 
+class LoopLag:
+    """How far behind the event loop is: a timer due every ``every`` seconds notes how late it
+    fired. :meth:`seconds` is the larger of that and how overdue the pending timer is now, so a
+    loop stuck in one long round is seen while it is stuck, not only afterwards."""
+
+    def __init__(self, every: float = 0.05) -> None:
+        self._every = every
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._handle: asyncio.TimerHandle | None = None
+        self._due = 0.0
+        self.last = 0.0
+
+    def start(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self.last = 0.0
+        self._schedule()
+
+    def stop(self) -> None:
+        if self._handle is not None:
+            self._handle.cancel()
+        self._loop = self._handle = None
+
+    def _schedule(self) -> None:
+        assert self._loop is not None
+        self._due = self._loop.time() + self._every
+        self._handle = self._loop.call_at(self._due, self._tick)
+
+    def _tick(self) -> None:
+        if self._loop is None:
+            return
+        self.last = max(0.0, self._loop.time() - self._due)
+        self._schedule()
+
+    def seconds(self) -> float:
+        if self._loop is None:
+            return 0.0
+        return max(self.last, self._loop.time() - self._due)
+
+
 class Shedder:
     """Decides whether ingest takes a request, and remembers when it last refused one."""
 
@@ -93,14 +137,29 @@ class Shedder:
         *,
         max_processor_lag: int,
         retry_after_seconds: int,
+        loop_lag: LoopLag | None = None,
+        max_loop_lag_seconds: float = 0.0,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.committer = committer
         self.lag = lag
+        self.loop_lag = loop_lag or LoopLag()
         self.max_processor_lag = max_processor_lag
+        self.max_loop_lag_seconds = max_loop_lag_seconds
         self.retry_after_seconds = retry_after_seconds
         self._monotonic = monotonic
         self._last_shed: tuple[float, IngestOverloaded] | None = None
+
+    def loop_refusal(self) -> IngestOverloaded | None:
+        if self.max_loop_lag_seconds:
+            behind = self.loop_lag.seconds()
+            if behind > self.max_loop_lag_seconds:
+                return IngestOverloaded(
+                    "loop_lag",
+                    f"the HTTP process is {behind:.2f} s behind reading requests "
+                    f"(bound {self.max_loop_lag_seconds:g} s)",
+                )
+        return None
 
     def lag_refusal(self, lag: int | None) -> IngestOverloaded | None:
         if self.max_processor_lag and lag is not None and lag > self.max_processor_lag:
@@ -112,7 +171,9 @@ class Shedder:
 
     def check(self, events: int) -> IngestOverloaded | None:
         """Would a request of ``events`` events be shed now? Reads counters only."""
-        return self.lag_refusal(self.lag.value) or self.committer.check(events)
+        return (
+            self.loop_refusal() or self.lag_refusal(self.lag.value) or self.committer.check(events)
+        )
 
     def shed(self, refusal: IngestOverloaded) -> None:
         """Record that a request was refused (for ``/readyz``)."""
@@ -120,13 +181,8 @@ class Shedder:
 
     def not_ready_reasons(self, lag: int | None) -> list[str]:
         """Why ingest is overloaded now (``lag``: a fresh reading), or shed a moment ago."""
-        reasons = []
-        now_refused = self.committer.check(1)
-        if now_refused is not None:
-            reasons.append(now_refused.message)
-        lag_refused = self.lag_refusal(lag)
-        if lag_refused is not None:
-            reasons.append(lag_refused.message)
+        now = (self.loop_refusal(), self.committer.check(1), self.lag_refusal(lag))
+        reasons = [refusal.message for refusal in now if refusal is not None]
         if not reasons and self._last_shed is not None:
             at, refusal = self._last_shed
             ago = self._monotonic() - at
