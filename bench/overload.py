@@ -18,6 +18,9 @@ O  overload: open loop at ``--factor`` times that rate (or ``--rate``) for ``--d
    commit queue's largest depth and the server's shed counters from ``/metrics``. At the end
    the database must hold exactly the accepted events (and the warm-up one): shed requests
    store nothing.
+X  shed cost: the closed loop of S against a server that sheds every request; the HTTP
+   process's CPU per shed request, to compare with S's per accepted one (``--no-shed-cost``
+   skips it). CPU time is less sensitive to other load on the machine than rates are.
 U  (``--unbounded``) the same load with every overload bound off (the behaviour before load
    shedding): for comparison.
 
@@ -36,6 +39,8 @@ import shutil
 import sys
 import tempfile
 import time
+import urllib.error
+import urllib.request
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -333,6 +338,74 @@ def run_calibration(
     return result
 
 
+def run_shed_cost(
+    workdir: Path, runner: asyncio.Runner, settings: dict[str, str], args: argparse.Namespace
+) -> dict[str, Any]:
+    """The same closed loop as S against a server that sheds every request: the HTTP process's
+    CPU per shed request (processor off, two events logged, processor-lag bound 1)."""
+    server = Server(
+        "winback",
+        workdir,
+        {**settings, "WINBACK_PROCESSOR": "off", "WINBACK_INGEST_MAX_PROCESSOR_LAG": "1"},
+    )
+    server.start()
+    try:
+        seed = {
+            "events": [
+                {"id": f"seed-{i}", "type": "login", "customer": {"id": "s"}} for i in range(2)
+            ]
+        }
+        assert post_json(server.port, seed) == 202
+        probe = {"id": "probe", "type": "login", "customer": {"id": "s"}}
+        deadline = time.monotonic() + 30
+        while post_json(server.port, probe) != 503:  # the background lag reading saw them
+            if time.monotonic() > deadline:
+                raise RuntimeError("the server never started shedding")
+            time.sleep(0.1)
+        maker = EventMaker("shed-cost", customers=5000, seed=5)
+        assert server.proc is not None
+        result = runner.run(
+            closed_loop(
+                server.port,
+                concurrency=args.calibrate_concurrency,
+                batch=args.batch,
+                warmup=args.warmup,
+                duration=args.calibrate_duration,
+                maker=maker,
+                cpu=CpuMeter(server.proc.pid),
+            )
+        )
+    finally:
+        server.stop()
+    requests = result["requests"]
+    server_cpu = result["cpu"].get("cpu_s", {}).get("server")
+    return {
+        "requests": requests,
+        "shed": requests - result["events"] // args.batch,
+        "requests_per_s": result["requests_per_s"],
+        "server_cpu_s": server_cpu,
+        "server_cpu_ms_per_request": (
+            round(server_cpu * 1000 / requests, 3) if server_cpu and requests else None
+        ),
+        "cpu": result["cpu"],
+    }
+
+
+def post_json(port: int, payload: Any) -> int:
+    """POST ``payload`` to /v1/events; the status."""
+    request = urllib.request.Request(
+        f"http://{HOST}:{port}/v1/events",
+        data=orjson.dumps(payload),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as resp:
+            return int(resp.status)
+    except urllib.error.HTTPError as exc:
+        return exc.code
+
+
 def run_overload(
     workdir: Path,
     runner: asyncio.Runner,
@@ -381,6 +454,14 @@ def print_summary(result: dict[str, Any], path: Path) -> None:
             f"\nS  sustainable: {calibration['events_per_s']:,.0f} events/s accepted in a closed "
             f"loop (c={calibration['concurrency']}), ack p50 {ack['p50_ms']} ms, p99 "
             f"{ack['p99_ms']} ms, {calibration['errors']} non-202 answers"
+        )
+    shed_cost = result["phases"].get("X_shed_cost")
+    if shed_cost:
+        accepted_ms = (calibration or {}).get("cpu_ms_per_event", {}).get("server")
+        print(
+            f"X  shed cost: {shed_cost['server_cpu_ms_per_request']} ms of the HTTP process's "
+            f"CPU per shed request ({shed_cost['shed']} of {shed_cost['requests']} shed)"
+            + (f"; per accepted event in S: {accepted_ms} ms" if accepted_ms else "")
         )
     rows = []
     for key in ("O_overload", "U_unbounded"):
@@ -455,6 +536,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--unbounded", action="store_true", help="also run the load with every bound off"
     )
+    parser.add_argument("--no-shed-cost", action="store_true", help="skip phase X")
     parser.add_argument("--quick", action="store_true", help="smoke run of about 20 s")
     parser.add_argument("--workdir", type=Path, default=None)
     parser.add_argument("--keep", action="store_true", help="keep the databases and logs")
@@ -498,6 +580,9 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"phase S: closed loop for {args.calibrate_duration:.0f} s ...", flush=True)
                 phases["S_sustainable"] = run_calibration(workdir, runner, settings, args)
                 sustainable = phases["S_sustainable"]["events_per_s"]
+            if not args.no_shed_cost:
+                print(f"phase X: shedding everything for {args.calibrate_duration:.0f} s ...")
+                phases["X_shed_cost"] = run_shed_cost(workdir, runner, settings, args)
             rate = args.rate if args.rate is not None else args.factor * float(sustainable or 0)
             result["offered_rate"] = rate
             print(f"phase O: {rate:,.0f} events/s offered for {args.duration:.0f} s ...")
