@@ -16,8 +16,8 @@ A request over a bound is answered ``503`` with ``Retry-After`` and nothing of i
 
 Refusing must cost far less than accepting, or a server offered several times what it can take
 spends all its CPU refusing (and accepts nothing). So the refusal happens in
-:class:`SheddingGate`, a plain ASGI middleware in front of the app: no routing, no request
-object, no validation — it reads the body only to count the events it sheds.
+:class:`SheddingGate`, asked first by the app for every request: no middleware, no routing, no
+request object, no validation — it reads the body only to count the events it sheds.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ import orjson
 from fastapi.responses import Response
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
 from winback.api.errors import error_response
 from winback.api.metrics import Metrics
@@ -217,30 +217,29 @@ def shed_response(
 
 
 class SheddingGate:
-    """ASGI middleware: under overload, ``POST /v1/events`` is refused here, before the app.
+    """Refuses ``POST /v1/events`` under overload before the application sees it.
 
-    Not overloaded, a request passes through after one check of counters. A batch that would
-    overfill a nearly full queue passes too, and is refused by the committer as it queues.
+    The app (:func:`winback.api.app.create_app`) asks :meth:`refused` first for every request,
+    ahead of its middleware and routing. Not overloaded, that is one check of counters. A batch
+    that would overfill a nearly full queue passes too, and is refused by the committer as it
+    queues.
     """
 
-    def __init__(
-        self, app: ASGIApp, *, shedder: Shedder, metrics: Metrics, max_body_bytes: int
-    ) -> None:
-        self.app = app
+    def __init__(self, *, shedder: Shedder, metrics: Metrics, max_body_bytes: int) -> None:
         self.shedder = shedder
         self.metrics = metrics
         self.max_body_bytes = max_body_bytes
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def refused(self, scope: Scope, receive: Receive, send: Send) -> bool:
+        """Answer 503 and return True if this request is to be shed; else touch nothing."""
         if scope["type"] != "http" or scope["path"] != "/v1/events" or scope["method"] != "POST":
-            await self.app(scope, receive, send)
-            return
+            return False
         refusal = self.shedder.check(1)
         if refusal is None:
-            await self.app(scope, receive, send)
-            return
+            return False
         events = await self._count(receive)
         await shed_response(self.shedder, self.metrics, refusal, events)(scope, receive, send)
+        return True
 
     async def _count(self, receive: Receive) -> int:
         """Read the body (up to the size limit) and count its events; 1 if it cannot tell."""
