@@ -146,7 +146,7 @@ async def post_events(request: Request) -> Response:
     A batch with any invalid event is rejected whole with one error per problem, each naming
     its field path (``events[3].score.value``); nothing is stored.
 
-    Under overload (the commit queue or the processor lag over its bound) the request is
-    refused with ``503`` and ``Retry-After``; nothing of it is stored.
+    Under overload (the commit queue, the event loop's lag or the processor lag over its
+    bound) the request is refused with ``503`` and ``Retry-After``; nothing of it is stored.
     """
     return await ingest(request)

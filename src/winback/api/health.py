@@ -29,8 +29,9 @@ def healthz() -> Health:
 )
 def readyz(container: ContainerDep, shedder: ShedderDep) -> Response:
     """Ready (200), or not (503) with the reasons: the database is unreachable, migrations are
-    pending, or ingest is overloaded — the commit queue or the processor lag is over its bound
-    (or a request was shed within the last second), so ``POST /v1/events`` answers 503."""
+    pending, or ingest is overloaded — the commit queue, the event loop's lag or the processor
+    lag is over its bound (or a request was shed within the last second), so
+    ``POST /v1/events`` answers 503."""
     queued = container.committer.load().waiting_events
     try:
         with container.engine.connect() as conn:
