@@ -275,6 +275,8 @@ def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
         lambda groups, now: append_groups(engine, groups, now),
         clock,
         max_group_events=settings.ingest_max_group_events,
+        max_queued_events=settings.ingest_max_queued_events,
+        max_queue_wait_seconds=settings.ingest_max_queue_wait_seconds,
         on_commit=notify,
     )
     return Runtime(settings, engine, clock, committer, build_sources(settings), listeners)

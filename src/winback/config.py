@@ -42,6 +42,46 @@ class Settings(BaseSettings):
     processor_batch_size: int = Field(default=500, ge=1, le=10_000)
     processor_idle_poll_seconds: float = Field(default=0.05, gt=0, le=10)
     ingest_max_group_events: int = Field(default=5_000, ge=1, le=100_000)
+    # Overload: past these bounds POST /v1/events answers 503 + Retry-After and stores nothing,
+    # and /readyz says not ready (docs/operations.md). 0 turns a bound off.
+    ingest_max_queued_events: int = Field(
+        default=10_000,
+        ge=0,
+        description="Most events waiting for the group committer before ingest sheds requests.",
+    )
+    ingest_max_queue_wait_seconds: float = Field(
+        default=0.5,
+        ge=0,
+        le=60,
+        description="Ingest sheds requests while the oldest unacknowledged request has waited "
+        "longer than this (new requests would wait as long).",
+    )
+    ingest_max_loop_lag_seconds: float = Field(
+        default=0.25,
+        ge=0,
+        le=60,
+        description="Ingest sheds requests while the HTTP process's event loop is this far "
+        "behind (requests wait this long before they are even read).",
+    )
+    ingest_max_processor_lag: int = Field(
+        default=100_000,
+        ge=0,
+        description="Ingest sheds requests while more events than this are logged but not yet "
+        "processed.",
+    )
+    ingest_lag_check_seconds: float = Field(
+        default=0.5,
+        gt=0,
+        le=10,
+        description="How often the HTTP process reads the processor lag for shedding "
+        "(one query per interval, never one per request).",
+    )
+    ingest_retry_after_seconds: int = Field(
+        default=1,
+        ge=1,
+        le=3600,
+        description="The Retry-After a shed request is given.",
+    )
     max_body_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
     max_future_skew_seconds: float = Field(
         default=300,

@@ -101,6 +101,7 @@ class Ledger:
     sent: dict[str, dict[str, Any]] = field(default_factory=dict)
     acked: set[str] = field(default_factory=set)
     unanswered: list[list[dict[str, Any]]] = field(default_factory=list)
+    shed: list[list[dict[str, Any]]] = field(default_factory=list)  # 503 overloaded: not stored
     problems: list[str] = field(default_factory=list)
     requests: int = 0
     lag_at_kills: list[int] = field(default_factory=list)  # events not yet processed
@@ -115,6 +116,11 @@ class Ledger:
 
 def request_body(events: list[dict[str, Any]]) -> dict[str, Any]:
     return events[0] if len(events) == 1 else {"events": events}
+
+
+def shed(response: httpx.Response) -> bool:
+    """A 503 that shed load (a busy machine can make the server shed): nothing was stored."""
+    return response.status_code == 503 and response.json().get("error") == "overloaded"
 
 
 def sender(
@@ -152,6 +158,9 @@ def sender(
                 return  # the server is gone; the phase is over for this sender
             if response.status_code == 202:
                 ledger.ack(events, response)
+            elif shed(response):  # nothing was stored: send it again later, as a client should
+                with ledger.lock:
+                    ledger.shed.append(events)
             else:
                 with ledger.lock:
                     ledger.problems.append(f"{response.status_code}: {response.text[:500]}")
@@ -224,12 +233,19 @@ def run_load(
 
 
 def retry_unanswered(server: Server, ledger: Ledger) -> None:
-    """Send again what got no answer: it was stored or not, and either way the retry is 202."""
+    """Send again what got no answer (it was stored or not, and either way the retry is 202)
+    or was shed (nothing was stored), after the Retry-After the server asked for."""
     with ledger.lock:
-        pending, ledger.unanswered = ledger.unanswered, []
+        pending = ledger.unanswered + ledger.shed
+        ledger.unanswered, ledger.shed = [], []
     with server.client(timeout=60) as client:
         for events in pending:
             response = client.post("/v1/events", json=request_body(events))
+            for _ in range(30):
+                if not shed(response):
+                    break
+                time.sleep(float(response.headers["retry-after"]))
+                response = client.post("/v1/events", json=request_body(events))
             assert response.status_code == 202, response.text
             statuses = {e["status"] for e in response.json()["events"]}
             assert statuses <= {"accepted", "duplicate"}
@@ -337,6 +353,7 @@ def test_kill_9_mid_load_loses_nothing_and_duplicates_nothing(
 
     run_load(server, ledger, phase=3, kill_after_acks=None, max_requests=15)
     assert not ledger.unanswered
+    retry_unanswered(server, ledger)  # what was shed, if anything
     server.wait_processed(timeout=120)
     with server.client() as client:
         assert client.get("/readyz").json()["processor_lag"] == 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -9,21 +10,50 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from fastapi_offline import FastAPIOffline
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 import winback
 from winback.api import cases, customers, errors, events, health, remedies, routing
 from winback.api.metrics import Metrics
+from winback.api.overload import LagWatch, Shedder, SheddingGate
 from winback.bootstrap import Runtime
 from winback.events.schema import EventBatchIn
 from winback.runner import ProcessorRunner
 
 
+class _Gate:
+    """The overload gate as the outermost ASGI middleware: a shed request is answered before
+    routing, validation or any other per-request work."""
+
+    def __init__(self, app: ASGIApp, gate: SheddingGate) -> None:
+        self.app, self.gate = app, gate
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and await self.gate.refused(scope, receive, send):
+            return
+        await self.app(scope, receive, send)
+
+
 def create_app(container: Runtime, runner: ProcessorRunner | None = None) -> FastAPI:
     """Build the app. With ``runner``, the processor starts and stops with the app."""
+
+    settings = container.settings
+    lag = LagWatch(container.engine, settings.ingest_lag_check_seconds)
+    shedder = Shedder(
+        container.committer,
+        lag,
+        max_processor_lag=settings.ingest_max_processor_lag,
+        retry_after_seconds=settings.ingest_retry_after_seconds,
+        max_loop_lag_seconds=settings.ingest_max_loop_lag_seconds,
+    )
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         container.committer.start()
+        if settings.ingest_max_processor_lag:
+            lag.start()
+        if settings.ingest_max_loop_lag_seconds:
+            shedder.loop_lag.start(asyncio.get_running_loop())
         if runner is not None:
             container.commit_listeners.append(runner.notify)
             runner.start()
@@ -31,6 +61,8 @@ def create_app(container: Runtime, runner: ProcessorRunner | None = None) -> Fas
             yield
         finally:
             container.committer.stop()
+            lag.stop()
+            shedder.loop_lag.stop()
             if runner is not None:
                 runner.stop()
 
@@ -45,7 +77,12 @@ def create_app(container: Runtime, runner: ProcessorRunner | None = None) -> Fas
         swagger_ui_parameters={"validatorUrl": None},
     )
     app.state.container = container
-    app.state.metrics = Metrics(container.engine)
+    app.state.metrics = metrics = Metrics(
+        container.engine, container.committer, container.sources.all
+    )
+    app.state.shedder = shedder
+    gate = SheddingGate(shedder=shedder, metrics=metrics, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(_Gate, gate=gate)
     errors.install(app)
     app.router.routes.append(events.fast_route)  # matched before the documented APIRoute
     for module in (events, cases, customers, health):

@@ -13,6 +13,7 @@ from fastapi import Depends, Request
 from sqlalchemy.engine import Connection
 
 from winback.api.metrics import Metrics
+from winback.api.overload import Shedder
 from winback.bootstrap import Runtime
 
 
@@ -26,6 +27,11 @@ async def get_metrics(request: Request) -> Metrics:
     return metrics
 
 
+async def get_shedder(request: Request) -> Shedder:
+    shedder: Shedder = request.app.state.shedder
+    return shedder
+
+
 def get_connection(container: Annotated[Runtime, Depends(get_container)]) -> Iterator[Connection]:
     with container.engine.connect() as conn:
         yield conn
@@ -33,4 +39,5 @@ def get_connection(container: Annotated[Runtime, Depends(get_container)]) -> Ite
 
 RuntimeDep = Annotated[Runtime, Depends(get_container)]
 MetricsDep = Annotated[Metrics, Depends(get_metrics)]
+ShedderDep = Annotated[Shedder, Depends(get_shedder)]
 ConnectionDep = Annotated[Connection, Depends(get_connection)]

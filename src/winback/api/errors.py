@@ -6,7 +6,8 @@
 The application's refusals (:mod:`winback.errors`) become HTTP here and only here: the status
 comes from the error's class (:data:`STATUS`, looked up along its ancestors, so a new leaf
 inherits its parent's status) and ``error`` is the error's own specific code
-(``illegal_transition``, ``remedy_refused``, ``role_not_allowed``…).
+(``illegal_transition``, ``remedy_refused``, ``role_not_allowed``…). Ingest's ``overloaded``
+503 (load shed) comes with ``Retry-After`` and a ``reason``.
 """
 
 from __future__ import annotations
@@ -63,13 +64,23 @@ def json_response(content: Any, status_code: int = 200) -> Response:
 
 
 def error_response(
-    status_code: int, message: str, errors: list[dict[str, str]] | None = None, **extra: Any
+    status_code: int,
+    message: str,
+    errors: list[dict[str, str]] | None = None,
+    *,
+    code: str | None = None,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
 ) -> Response:
-    body: dict[str, Any] = {"error": _CODES.get(status_code, "error"), "message": message}
+    """The error body; ``code`` overrides the status's default ``error`` code."""
+    body: dict[str, Any] = {"error": code or _CODES.get(status_code, "error"), "message": message}
     if errors is not None:
         body["errors"] = errors
     body.update(extra)
-    return json_response(body, status_code)
+    response = json_response(body, status_code)
+    if headers:
+        response.headers.update(headers)
+    return response
 
 
 def status_of(exc: WinbackError) -> int:

@@ -3,6 +3,10 @@
 The body is read and parsed here (orjson, with a size limit) rather than by FastAPI's body
 machinery: it is the hot path, and a batch needs whole-batch rejection with per-event paths.
 The OpenAPI schema still documents it fully (see ``openapi_extra``).
+
+Under overload a request is shed — ``503`` with ``Retry-After``, nothing stored — by
+:class:`~winback.api.overload.SheddingGate` before it reaches this handler; a batch that would
+overfill a nearly full commit queue is refused here, by the committer, as it is queued.
 """
 
 from __future__ import annotations
@@ -18,8 +22,9 @@ from starlette.routing import Route
 
 from winback.api.errors import ErrorBody, error_response, json_response
 from winback.api.metrics import Metrics
+from winback.api.overload import Shedder, shed_response
 from winback.bootstrap import Runtime
-from winback.events.ingest import IngestClosed
+from winback.events.ingest import IngestClosed, IngestOverloaded
 from winback.events.schema import (
     EventValidationError,
     FutureLimit,
@@ -79,6 +84,9 @@ async def ingest(request: Request) -> Response:
         return error_response(422, "invalid events; nothing was stored", exc.errors)
     try:
         outcome = await container.committer.submit_async(incoming)
+    except IngestOverloaded as refused:  # the committer's own check, made as it queues
+        shedder: Shedder = request.app.state.shedder
+        return shed_response(shedder, metrics, refused, len(incoming))
     except IngestClosed:
         return error_response(503, "shutting down; retry shortly")
     if outcome.conflicts:
@@ -131,6 +139,12 @@ fast_route = Route("/v1/events", ingest, methods=["POST"], include_in_schema=Fal
         409: {"model": ErrorBody, "description": "An id was already used for other content."},
         413: {"model": ErrorBody, "description": "Body over the size limit."},
         422: {"model": ErrorBody, "description": "Invalid events; nothing was stored."},
+        503: {
+            "model": ErrorBody,
+            "description": "Overloaded (`error`: `overloaded`, with `Retry-After` and a "
+            "`reason`): nothing was stored; send the same events again later. Also sent "
+            "while the server shuts down (`error`: `unavailable`).",
+        },
     },
 )
 async def post_events(request: Request) -> Response:
@@ -138,5 +152,8 @@ async def post_events(request: Request) -> Response:
 
     A batch with any invalid event is rejected whole with one error per problem, each naming
     its field path (``events[3].score.value``); nothing is stored.
+
+    Under overload (the commit queue, the event loop's lag or the processor lag over its
+    bound) the request is refused with ``503`` and ``Retry-After``; nothing of it is stored.
     """
     return await ingest(request)

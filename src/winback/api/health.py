@@ -7,7 +7,7 @@ from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy.exc import SQLAlchemyError
 
-from winback.api.deps import MetricsDep, RuntimeDep
+from winback.api.deps import MetricsDep, RuntimeDep, ShedderDep
 from winback.api.errors import json_response
 from winback.api.schemas import Health, Readiness
 from winback.pipeline.processor import processor_lag
@@ -24,29 +24,47 @@ def healthz() -> Health:
 @router.get(
     "/readyz",
     response_model=Readiness,
-    summary="Database reachable, migrations current; reports processor lag",
+    summary="Database reachable, migrations current, ingest not overloaded; reports lag",
     responses={503: {"model": Readiness}},
 )
-def readyz(container: RuntimeDep) -> Response:
+def readyz(container: RuntimeDep, shedder: ShedderDep) -> Response:
+    """Ready (200), or not (503) with the reasons: the database is unreachable, migrations are
+    pending, or ingest is overloaded — the commit queue, the event loop's lag or the processor
+    lag is over its bound (or a request was shed within the last second), so
+    ``POST /v1/events`` answers 503."""
+    queued = container.committer.load().waiting_events
     try:
         with container.engine.connect() as conn:
             behind = migrate.pending(conn)
             lag = processor_lag(conn) if not behind else None
     except SQLAlchemyError as exc:
+        database = f"error: {exc.__class__.__name__}"
         body = Readiness(
             status="unavailable",
-            database=f"error: {exc.__class__.__name__}",
+            database=database,
             migrations="unknown",
             processor_lag=None,
+            ingest_queue_events=queued,
+            reasons=[f"database {database}"],
         )
         return json_response(body.model_dump(), 503)
+    refused = {}
+    for source in container.sources.all():
+        source.get()  # look at the files now, so the answer is current
+        if source.error:
+            refused[source.name] = source.error
+    reasons = ["migrations pending: run `winback db upgrade`"] if behind else []
+    reasons += shedder.not_ready_reasons(lag)
     body = Readiness(
-        status="unavailable" if behind else "ready",
+        status="unavailable" if reasons else "ready",
         database="ok",
         migrations="pending: run `winback db upgrade`" if behind else "current",
         processor_lag=lag,
+        ingest_queue_events=queued,
+        reasons=reasons,
+        configuration_refused=refused,
     )
-    return json_response(body.model_dump(), 503 if behind else 200)
+    return json_response(body.model_dump(), 503 if reasons else 200)
 
 
 @router.get("/metrics", summary="Prometheus metrics", response_class=Response)

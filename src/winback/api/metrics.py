@@ -1,13 +1,15 @@
 """Prometheus metrics for ``/metrics``.
 
-Counters for what this process saw (events accepted, duplicates, rejected; acknowledgement
-latency). Figures that live in the database — processor lag, cases opened, events that failed
-processing — are read at scrape time, so they are right whichever process did the work.
+Counters for what this process saw (events accepted, duplicates, rejected, shed under overload;
+acknowledgement latency), and its commit queue as it is at scrape time. Figures that live in the
+database — processor lag, cases opened, events that failed processing — are read at scrape time,
+so they are right whichever process did the work.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
 
 import sqlalchemy as sa
 from prometheus_client import CollectorRegistry, Counter, Histogram
@@ -15,9 +17,13 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from sqlalchemy.engine import Engine
 
+from winback.events.ingest import GroupCommitter
 from winback.pipeline.processor import processor_lag
+from winback.sources import Source
 from winback.store.queries import count_cases
 from winback.store.tables import event_failures
+
+SHED_REASONS = ("queue_full", "queue_wait", "loop_lag", "processor_lag")
 
 
 class _StoreCollector(Collector):
@@ -44,8 +50,54 @@ class _StoreCollector(Collector):
         )
 
 
+class _QueueCollector(Collector):
+    def __init__(self, committer: GroupCommitter) -> None:
+        self._committer = committer
+
+    def collect(self) -> Iterator[Metric]:
+        load = self._committer.load()
+        yield GaugeMetricFamily(
+            "winback_ingest_queue_events",
+            "Events waiting for the group committer (received, not yet being written).",
+            value=load.waiting_events,
+        )
+        yield GaugeMetricFamily(
+            "winback_ingest_queue_requests",
+            "Requests waiting for the group committer.",
+            value=load.waiting_requests,
+        )
+        yield GaugeMetricFamily(
+            "winback_ingest_queue_oldest_seconds",
+            "How long the oldest request not yet acknowledged has waited (0: none).",
+            value=load.oldest_wait_seconds,
+        )
+
+
+class _SourcesCollector(Collector):
+    """Which configuration files are refused (the last good version is in force)."""
+
+    def __init__(self, sources: Callable[[], Sequence[Source[Any]]]) -> None:
+        self._sources = sources
+
+    def collect(self) -> Iterator[Metric]:
+        gauge = GaugeMetricFamily(
+            "winback_config_refused",
+            "1 while a configuration file does not load (its last good version is in force).",
+            labels=["source"],
+        )
+        for source in self._sources():
+            source.get()
+            gauge.add_metric([source.name], 1.0 if source.error else 0.0)
+        yield gauge
+
+
 class Metrics:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        committer: GroupCommitter,
+        sources: Callable[[], Sequence[Source[Any]]] = list,
+    ) -> None:
         self.registry = CollectorRegistry()
         self.accepted = Counter(
             "winback_events_accepted", "Events durably accepted.", registry=self.registry
@@ -67,4 +119,25 @@ class Metrics:
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
             registry=self.registry,
         )
+        self.shed_requests = Counter(
+            "winback_ingest_shed_requests",
+            "Requests to POST /v1/events refused with 503 under overload, by reason "
+            "(queue_full, queue_wait, loop_lag, processor_lag); nothing of them was stored.",
+            ["reason"],
+            registry=self.registry,
+        )
+        self.shed_events = Counter(
+            "winback_ingest_shed_events",
+            "Events in the requests shed under overload, by reason.",
+            ["reason"],
+            registry=self.registry,
+        )
+        # Bound once (a label lookup costs more than the increment): present from the start,
+        # at 0, so that rates work at once.
+        self.shed_by_reason = {
+            reason: (self.shed_requests.labels(reason), self.shed_events.labels(reason))
+            for reason in SHED_REASONS
+        }
         self.registry.register(_StoreCollector(engine))
+        self.registry.register(_QueueCollector(committer))
+        self.registry.register(_SourcesCollector(sources))

@@ -223,7 +223,20 @@ class Health(BaseModel):
 
 
 class Readiness(BaseModel):
-    status: str
+    status: str = Field(description="`ready`, or `unavailable` (see `reasons`).")
     database: str
     migrations: str
-    processor_lag: int | None
+    processor_lag: int | None = Field(description="Events logged but not yet processed.")
+    ingest_queue_events: int = Field(
+        default=0, description="Events waiting for the group committer in this process."
+    )
+    reasons: list[str] = Field(
+        default_factory=list,
+        description="Why the process is not ready: the database, pending migrations, or "
+        "overload (the commit queue or the processor lag over its bound; ingest answers 503).",
+    )
+    configuration_refused: dict[str, str] = Field(
+        default_factory=dict,
+        description="Configuration files that do not load, with the error; the last good "
+        "version stays in force, so this does not make the process unready.",
+    )

@@ -1,8 +1,9 @@
-"""GroupCommitter: several requests share one commit; failures stay with their request.
+"""GroupCommitter: several requests share one commit; failures stay with their request; the
+queue is bounded.
 
 The committer is driven with an in-memory ``append`` function. A gate (a threading.Event) holds
 the writer inside its first commit so that later submissions are known to be queued together;
-nothing here sleeps.
+the queue's ages are read from a hand-moved clock; nothing here sleeps.
 """
 
 from __future__ import annotations
@@ -17,7 +18,13 @@ from typing import Any
 import pytest
 
 from winback.clock import FrozenClock
-from winback.events.ingest import GroupCommitter, GroupOutcome, IngestClosed
+from winback.events.ingest import (
+    GroupCommitter,
+    GroupOutcome,
+    IngestClosed,
+    IngestOverloaded,
+    QueueLoad,
+)
 from winback.events.schema import IncomingEvent
 
 WAIT = 10.0  # seconds: only reached if the code under test is broken
@@ -257,3 +264,127 @@ def test_submit_async_resolves_with_the_commit_outcome(
 
     assert outcome.statuses == ["accepted"]
     assert log.stored == ["async"]
+
+
+# -- the bounded queue -----------------------------------------------------------------------
+
+
+class Ticker:
+    """A monotonic clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_request_that_would_pass_the_queued_event_bound_is_refused_and_not_queued(
+    committers: list[GroupCommitter], frozen_clock: FrozenClock
+) -> None:
+    log = FakeLog()
+    committer = make(committers, log, frozen_clock, max_queued_events=4, monotonic=Ticker())
+    first = hold_first_commit(committer, log)  # taken by the writer: no longer waiting
+    queued = [committer.submit([incoming(f"r{i}-a"), incoming(f"r{i}-b")]) for i in range(2)]
+
+    with pytest.raises(IngestOverloaded) as refused:
+        committer.submit([incoming("one-too-many")])
+
+    assert refused.value.reason == "queue_full"
+    assert "4 events are waiting" in refused.value.message
+    assert committer.check(1) is not None  # still full: a probe queues nothing either
+    assert committer.load() == QueueLoad(4, 2, 0.0)
+    log.gate.set()
+    for future in [first, *queued]:
+        assert future.result(WAIT).statuses.count("accepted") >= 1
+    assert committer.load().waiting_events == 0
+    assert committer.submit([incoming("after-drain")]).result(WAIT).statuses == ["accepted"]
+    assert "one-too-many" not in log.stored
+    assert log.stored == ["first", "r0-a", "r0-b", "r1-a", "r1-b", "after-drain"]
+
+
+def test_an_empty_queue_takes_a_request_larger_than_the_bound(
+    committers: list[GroupCommitter], frozen_clock: FrozenClock
+) -> None:
+    log = FakeLog()
+    log.gate.set()
+    committer = make(committers, log, frozen_clock, max_queued_events=2)
+
+    future = committer.submit([incoming(f"big-{i}") for i in range(5)])
+
+    assert future.result(WAIT).statuses == ["accepted"] * 5
+
+
+def test_a_request_is_refused_once_the_oldest_unacknowledged_one_waited_too_long(
+    committers: list[GroupCommitter], frozen_clock: FrozenClock
+) -> None:
+    log = FakeLog()
+    ticker = Ticker()
+    committer = make(committers, log, frozen_clock, max_queue_wait_seconds=0.5, monotonic=ticker)
+    first = hold_first_commit(committer, log)  # enqueued at 100.0, held inside its commit
+
+    ticker.now = 100.4
+    second = committer.submit([incoming("in-time")])
+    assert committer.load() == QueueLoad(1, 1, pytest.approx(0.4))
+    ticker.now = 100.6
+    with pytest.raises(IngestOverloaded) as refused:
+        committer.submit([incoming("too-late")])
+
+    assert refused.value.reason == "queue_wait"
+    assert "waited 0.60 s" in refused.value.message
+    log.gate.set()
+    assert first.result(WAIT).statuses == ["accepted"]
+    assert second.result(WAIT).statuses == ["accepted"]
+    assert committer.load() == QueueLoad(0, 0, 0.0)  # nothing waits: ages start again
+    assert committer.submit([incoming("later")]).result(WAIT).statuses == ["accepted"]
+    assert log.stored == ["first", "in-time", "later"]
+
+
+def test_the_wait_bound_counts_the_group_being_committed(
+    committers: list[GroupCommitter], frozen_clock: FrozenClock
+) -> None:
+    """A slow commit (a stalled disk, a lock) makes new requests wait even with nothing queued."""
+    log = FakeLog()
+    ticker = Ticker()
+    committer = make(committers, log, frozen_clock, max_queue_wait_seconds=1.0, monotonic=ticker)
+    hold_first_commit(committer, log)
+    ticker.now = 102.0
+
+    assert committer.load() == QueueLoad(0, 0, 2.0)
+    refusal = committer.check(1)
+    assert refusal is not None
+    assert refusal.reason == "queue_wait"
+    log.gate.set()
+
+
+def test_imports_are_never_shed(
+    committers: list[GroupCommitter], frozen_clock: FrozenClock
+) -> None:
+    log = FakeLog()
+    committer = make(committers, log, frozen_clock, max_queued_events=1)
+    hold_first_commit(committer, log)
+    committer.submit([incoming("fills-the-queue")])
+    assert committer.check(1) is not None
+
+    unshed = committer.submit([incoming("import")], shed=False)
+    log.gate.set()
+
+    assert unshed.result(WAIT).statuses == ["accepted"]
+    assert log.stored == ["first", "fills-the-queue", "import"]
+
+
+def test_without_bounds_the_queue_takes_everything(
+    committers: list[GroupCommitter], frozen_clock: FrozenClock
+) -> None:
+    log = FakeLog()
+    ticker = Ticker()
+    committer = make(committers, log, frozen_clock, monotonic=ticker)
+    hold_first_commit(committer, log)
+    ticker.now = 10_000.0
+
+    queued = [committer.submit([incoming(f"q{i}")]) for i in range(50)]
+
+    assert committer.check(1) is None
+    assert committer.load().waiting_events == 50
+    log.gate.set()
+    assert all(f.result(WAIT).statuses == ["accepted"] for f in queued)
