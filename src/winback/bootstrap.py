@@ -18,6 +18,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -247,15 +248,19 @@ def build_workers(
 # -- the process ---------------------------------------------------------------------------------
 @dataclass
 class Runtime:
-    """Everything a running Winback process needs, built from settings."""
+    """Everything a running Winback process needs, built from settings. The configuration
+    sources load on first use (a command that only imports events never loads a model)."""
 
     settings: Settings
     engine: Engine
     clock: Clock
     committer: GroupCommitter
-    sources: Sources
     commit_listeners: list[Callable[[int], None]] = field(default_factory=list)
     workers: list[Worker] = field(default_factory=list)
+
+    @cached_property
+    def sources(self) -> Sources:
+        return build_sources(self.settings)
 
     def close(self) -> None:
         self.committer.stop()
@@ -279,7 +284,7 @@ def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
         max_queue_wait_seconds=settings.ingest_max_queue_wait_seconds,
         on_commit=notify,
     )
-    return Runtime(settings, engine, clock, committer, build_sources(settings), listeners)
+    return Runtime(settings, engine, clock, committer, listeners)
 
 
 def prepare_database(settings: Settings, engine: Engine) -> None:

@@ -118,7 +118,7 @@ def test_actions_over_http_and_the_case_view(sla_server: Server) -> None:
         refused = action(client, cid, "close")
         assert refused.status_code == 409
         body = refused.json()
-        assert body["error"] == "conflict"
+        assert body["error"] == "illegal_transition"  # the specific code
         assert body["message"].startswith("cannot close a case that is new")
         assert "acknowledge" in body["allowed"]
 
@@ -186,10 +186,11 @@ def test_the_timer_service_in_serve_fires_warnings_breaches_and_escalations(
     assert kinds.count("sla.breached") == 2  # first response and resolution
     assert detail["priority"] == "P1"  # raised by escalation level 2
     assert detail["owner"] == "team-lead"
-    assert (
-        scalar(sla_server.database, "SELECT count(*) FROM outbox WHERE topic = 'sla.escalation'")
-        == 2
-    )
+    # Every escalation reaches the outbox; two of them name people to notify.
+    escalations = "SELECT count(*) FROM outbox WHERE topic = 'sla.escalation'"
+    assert scalar(sla_server.database, escalations) == 4
+    notified = escalations + " AND json_extract(payload, '$.notify') = 'lead'"
+    assert scalar(sla_server.database, notified) == 2
 
 
 def test_overdue_timers_fire_once_after_a_restart(sla_server: Server) -> None:

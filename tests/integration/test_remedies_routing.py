@@ -135,7 +135,7 @@ def test_apply_approve_reject_idempotent_and_never_over_the_limit(
     # An agent cannot approve; a lead can, once.
     denied = act(client, case_id, "k3", action="approve", actor="agent:bo", grant_id=grant_id)
     assert denied.status_code == 403
-    assert denied.json()["error"] == "forbidden"
+    assert denied.json()["error"] == "role_not_allowed"
     ok = act(
         client, case_id, "k4", action="approve", actor="lead:li", role="lead", grant_id=grant_id
     )

@@ -72,6 +72,16 @@ def _prepare(settings: Settings) -> Any:
     return container
 
 
+def _load_configuration(container: Any) -> None:
+    """Load every configuration source now, so a broken file stops start-up with its message
+    (later, a broken edit is refused and the last good version kept)."""
+    try:
+        container.sources  # noqa: B018 - loads them
+    except Exception as exc:
+        console.print(f"[red]error:[/red] {escape(str(exc))}")
+        raise typer.Exit(2) from None
+
+
 def _check_sla(settings: Settings) -> None:
     """Refuse to start on a broken sla.yaml (the message names the file and field)."""
     from winback.bootstrap import load_sla
@@ -162,6 +172,7 @@ def _serve(settings: Settings, on_started: Any = None, sock: socket.socket | Non
     sock = sock or _listen(settings)
     try:
         container = _prepare(settings)
+        _load_configuration(container)
     except BaseException:
         sock.close()
         raise
