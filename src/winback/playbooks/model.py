@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from winback.cases.model import handling
 from winback.customers.profile import Customer
 from winback.events.model import Event
 
@@ -347,11 +348,7 @@ class Outcome:
     @property
     def handling(self) -> str | None:
         """Who handles the case, as its decision entry says it (``None``: not said)."""
-        if self.handoff:
-            return "needs a human: " + ", ".join(self.handoff)
-        if self.automated:
-            return "handled by automation (no handoff reason)"
-        return None
+        return handling(self.handoff, self.automated)
 
     @property
     def acts(self) -> bool:

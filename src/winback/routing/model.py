@@ -81,6 +81,7 @@ class CaseRequest:
     deadline: datetime | None = None  # the earliest running SLA deadline
     opened_at: datetime | None = None
     owner: str | None = None
+    automated: bool = False  # automation may handle it: no human queue while unowned
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
