@@ -55,7 +55,7 @@ def test_default_playbooks_open_cases_the_builtin_rule_ignored(
     run_processor(sqlite_engine, frozen_clock)
     found = all_cases(sqlite_engine)
     assert set(found) == {"c-late", "c-cancel", "c-refund", "c-delay", "c-nps"}
-    assert found["c-late"].decided_by == "playbook:signals@1/negative-message"
+    assert found["c-late"].decided_by == "playbook:signals@2/negative-message"
     assert found["c-late"].category == "delivery"
     assert found["c-cancel"].priority == "P2"
     assert found["c-cancel"].severity == "high"
@@ -220,7 +220,7 @@ def test_dry_run_from_a_file_and_argument_errors(
 def test_rules_check(tmp_path: Path) -> None:
     ok = CliRunner().invoke(app, ["rules", "check", "--config-dir", str(tmp_path)])
     assert ok.exit_code == 0
-    assert "signals@1,escalations@1" in ok.stdout
+    assert "signals@2,escalations@2" in ok.stdout
     write_playbook(
         tmp_path,
         "playbook: c\nversion: 1\nrules:\n  - name: a\n    when: {event.type: complaint}\n"

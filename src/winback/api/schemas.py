@@ -35,6 +35,11 @@ class CaseRead(BaseModel):
     incident: str | None = None
     remedies: list[str] | None = Field(None, description="Remedies the playbooks suggest.")
     handoff: list[str] | None = Field(None, description="Why a human must handle it.")
+    automated: bool = Field(
+        False,
+        description="Automation may handle it (a rule asked, no handoff reason): routing "
+        "puts it in no human queue.",
+    )
 
 
 class TimelineEntryRead(BaseModel):

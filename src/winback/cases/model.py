@@ -44,6 +44,17 @@ def raised(priority: str) -> str:
     return PRIORITIES[max(0, index - 1)]
 
 
+AUTOMATED = "handled by automation (no handoff reason)"
+BACK_TO_PEOPLE = "back to the human queue: this signal's rules do not ask for automation"
+
+
+def handling(handoff: list[str] | tuple[str, ...], automated: bool) -> str | None:
+    """Who handles a case, as a decision's timeline entry says it (``None``: nothing to say)."""
+    if handoff:
+        return "needs a human: " + ", ".join(handoff)
+    return AUTOMATED if automated else None
+
+
 @dataclass
 class RecoveryCase:
     """A recovery case. ``id`` is ``None`` until the store has inserted it."""
@@ -75,6 +86,9 @@ class RecoveryCase:
     incident: str | None = None
     remedies: list[str] = field(default_factory=list)
     handoff: list[str] = field(default_factory=list)
+    # Automation may handle it: every decision on it asked for automation and none gave a
+    # handoff reason (routing leaves an unowned automated case out of the human queue).
+    automated: bool = False
 
     @property
     def is_open(self) -> bool:

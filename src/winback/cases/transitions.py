@@ -17,14 +17,16 @@ trail or a live console sees every change whoever made it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
 from winback.cases.model import (
+    BACK_TO_PEOPLE,
     CaseStatus,
     RecoveryCase,
     TimelineEntry,
+    handling,
     raised,
 )
 from winback.cases.rules import Decision
@@ -64,6 +66,8 @@ class Plan:
     incident: str | None = None
     remedies: tuple[str, ...] = ()
     handoff: tuple[str, ...] = ()
+    # A rule asked for automation and none gave a handoff reason.
+    automated: bool = False
     # The rules' choices as recorded on the decision's timeline entry (``data.playbook``).
     details: dict[str, Any] | None = None
 
@@ -84,7 +88,7 @@ def open_case(decision: Decision, event: Event, plan: Plan | None, now: datetime
     change = Change(case, clock=SlaUpdate(opened=True), action="opened")
     summary = f"Case opened: {decision.reason} ({event.type} {event.event_id})"
     change.entries.append(_decision_entry("case.opened", summary, decision, event, plan, now))
-    _apply_plan(change, plan, event, now)
+    _apply_plan(change, plan, event, now, keep_automated=True)
     return change
 
 
@@ -257,12 +261,24 @@ def _resume_if_waiting(change: Change, event: Event, now: datetime) -> None:
     )
 
 
-def _apply_plan(change: Change, plan: Plan | None, event: Event, now: datetime) -> None:
+def _apply_plan(
+    change: Change,
+    plan: Plan | None,
+    event: Event,
+    now: datetime,
+    keep_automated: bool = False,
+) -> None:
     """Keep the playbooks' choices on the case: a higher severity, an explicit agent as owner
     of an unowned case, and the plan's team, SLA policy, channel, incident, remedies and
-    handoff (a later signal's choice adds to, never erases, the plan)."""
+    handoff (a later signal's choice adds to, never erases, the plan).
+
+    The case stays automated only while every decision on it asks for automation and no
+    handoff reason was ever given (``keep_automated``: a new case, nothing before it counts);
+    the decision entry (the change's first) says who handles the case now."""
     case = change.case
+    was_automated = case.automated
     if plan is None:
+        case.automated = False
         if case.channel is None and event.data.get("channel"):
             case.channel = str(event.data["channel"])
         return
@@ -277,6 +293,15 @@ def _apply_plan(change: Change, plan: Plan | None, event: Event, now: datetime) 
     case.channel = case.channel or plan.channel or _str(event.data.get("channel"))
     case.remedies = _merged(case.remedies, plan.remedies)
     case.handoff = _merged(case.handoff, plan.handoff)
+    case.automated = plan.automated and not case.handoff and (keep_automated or case.automated)
+    said = handling(plan.handoff, case.automated)
+    if said is None and was_automated and not case.automated:
+        said = BACK_TO_PEOPLE
+    if said is not None and change.entries:
+        entry = change.entries[0]
+        change.entries[0] = replace(
+            entry, summary=f"{entry.summary} — {said}", data={**entry.data, "handling": said}
+        )
     if plan.agent is not None and case.owner is None:
         case.owner = plan.agent
         change.entries.append(

@@ -4,10 +4,18 @@ Pure and fast (no I/O, a handful of precompiled closures per rule): it runs insi
 processor's decision step for every event.
 
 Merging when several rules match (in playbook order, then rule order): the case action is the
-strongest asked (``open`` > ``update`` > ``none``); the most urgent priority and the highest
-severity win; for category, SLA policy, team, agent, acknowledgement and incident the first
-rule that names one wins; remedies and handoff reasons accumulate. A ``suppress`` or a
-control-group hold-out by any matching rule means no case action at all (recorded).
+strongest asked (``open`` > ``update`` > ``none``); the highest severity wins; for category,
+SLA policy, team, agent, acknowledgement and incident the first rule that names one wins;
+remedies and handoff reasons accumulate. A ``suppress`` or a control-group hold-out by any
+matching rule means no case action at all (recorded).
+
+Priority: when matching rules pin one (``priority: P1``), the most urgent pin wins; otherwise
+the priority policy of the playbook whose rule decided the case action computes it from churn
+risk, customer value and severity (:class:`~winback.playbooks.model.PriorityPolicy`). Either
+way the outcome says why (``priority_reason``).
+
+Automation: the case may be handled by automation when a matching rule says ``automate`` and
+no matching rule gives a handoff reason (any handoff reason means a human).
 """
 
 from __future__ import annotations
@@ -15,7 +23,17 @@ from __future__ import annotations
 import hashlib
 
 from winback.cases.rules import Decision
-from winback.playbooks.model import SEVERITIES, Facts, Outcome, PlaybookSet, RuleHit
+from winback.playbooks.model import (
+    DEFAULT_PRIORITY_POLICY,
+    PRIORITIES,
+    SEVERITIES,
+    SEVERITY_LEVEL,
+    Facts,
+    Outcome,
+    PlaybookSet,
+    PriorityPolicy,
+    RuleHit,
+)
 
 _CASE_RANK = {"none": 0, "update": 1, "open": 2}
 DEFAULT_PRIORITY = "P3"
@@ -48,6 +66,9 @@ def matching_rules(playbooks: PlaybookSet, facts: Facts) -> list[RuleHit]:
 def evaluate(playbooks: PlaybookSet, facts: Facts) -> Outcome:
     """What the playbooks ask for this event (see the module docstring for the merge)."""
     out = Outcome(hits=matching_rules(playbooks, facts))
+    pinned_by: str | None = None
+    deciding: str | None = None  # the playbook whose rule decided the case action
+    automate = False
     for hit in out.hits:
         a = hit.actions
         if a.suppress and out.suppressed_by is None:
@@ -60,8 +81,10 @@ def evaluate(playbooks: PlaybookSet, facts: Facts) -> Outcome:
             out.case = a.case
             out.reason = a.reason or hit.rule.replace("-", " ").replace("_", " ")
             out.decided_by = hit.decided_by
+            deciding = hit.playbook
         if a.priority is not None and (out.priority is None or a.priority < out.priority):
-            out.priority = a.priority
+            out.priority, pinned_by = a.priority, hit.rule_id
+        automate = automate or a.automate
         if a.severity is not None and (
             out.severity is None or SEVERITIES.index(a.severity) > SEVERITIES.index(out.severity)
         ):
@@ -79,9 +102,80 @@ def evaluate(playbooks: PlaybookSet, facts: Facts) -> Outcome:
                 out.remedies.append(remedy)
         if a.handoff is not None and a.handoff not in out.handoff:
             out.handoff.append(a.handoff)
-    if out.case != "none" and out.priority is None:
-        out.priority = DEFAULT_PRIORITY
+    if out.case != "none":
+        policy = next(
+            (b.priority for b in playbooks.playbooks if b.name == deciding),
+            DEFAULT_PRIORITY_POLICY,
+        )
+        _choose_priority(out, policy, facts, pinned_by)
+        out.automated = automate and not out.handoff
     return out
+
+
+def priority_score(
+    policy: PriorityPolicy, severity: str, risk: float | None, value: float | None
+) -> float:
+    """The policy's score in 0..1 (see :class:`~winback.playbooks.model.PriorityPolicy`)."""
+    r = 0.0 if risk is None else max(0.0, min(1.0, float(risk)))
+    v = 0.0 if value is None or value <= 0 else min(1.0, float(value) / policy.value_scale)
+    weights = policy.severity_weight + policy.risk_weight + policy.value_weight
+    total = (
+        policy.severity_weight * SEVERITY_LEVEL[severity]
+        + policy.risk_weight * r
+        + policy.value_weight * v
+    )
+    # Rounded so that a score meant to sit on a threshold (0.6 x 0.75 = 0.45) is not a hair
+    # under it in binary floating point.
+    return round(total / weights, 6)
+
+
+def priority_of(policy: PriorityPolicy, score: float) -> str:
+    """P1..P3 for the first threshold ``score`` reaches, else P4."""
+    for name, least in zip(PRIORITIES, policy.thresholds, strict=False):
+        if score >= least:
+            return name
+    return PRIORITIES[-1]
+
+
+def _choose_priority(
+    out: Outcome, policy: PriorityPolicy, facts: Facts, pinned_by: str | None
+) -> None:
+    if policy.mode == "fixed":
+        if out.priority is None:
+            out.priority = policy.fixed
+            out.priority_reason = f"no rule pins one: the playbook's fixed {policy.fixed}"
+        else:
+            out.priority_reason = f"pinned by {pinned_by}"
+        return
+    severity, source = _severity_for_score(out, policy, facts)
+    risk = None if facts.risk is None else getattr(facts.risk, "probability", None)
+    value = None if facts.customer is None else facts.customer.value
+    score = priority_score(policy, severity, risk, value)
+    computed = priority_of(policy, score)
+    parts = (
+        f"score {score:.2f} (severity {severity} from {source}, "
+        f"risk {'unknown' if risk is None else format(risk, '.2f')}, "
+        f"value {'unknown' if value is None else format(value, 'g')} of "
+        f"{policy.value_scale:g})"
+    )
+    out.priority_score = score
+    if out.priority is None:
+        out.priority = computed
+        out.priority_reason = f"{parts} → {computed}"
+    else:
+        out.priority_reason = f"pinned by {pinned_by}; {parts} would give {computed}"
+
+
+def _severity_for_score(out: Outcome, policy: PriorityPolicy, facts: Facts) -> tuple[str, str]:
+    if out.severity is not None:
+        return out.severity, "the rules"
+    cues = () if facts.text is None else tuple(getattr(facts.text, "urgency", ()) or ())
+    by_cue = dict(policy.urgency)
+    mapped = [(by_cue[c], c) for c in cues if c in by_cue]
+    if mapped:
+        severity, cue = max(mapped, key=lambda m: SEVERITIES.index(m[0]))
+        return severity, f"text cue {cue}"
+    return policy.default_severity, "the default"
 
 
 def decision_for(outcome: Outcome, facts: Facts) -> Decision | None:

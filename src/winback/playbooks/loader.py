@@ -12,17 +12,19 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from winback.playbooks.model import (
+    DEFAULT_URGENCY_SEVERITY,
     OPERATORS,
     Actions,
     Condition,
     Playbook,
     PlaybookSet,
+    PriorityPolicy,
     Rule,
     all_of,
     any_of,
@@ -127,6 +129,61 @@ class ThenIn(_Strict):
     control: float = Field(0.0, ge=0.0, le=1.0)
     suppress: bool = False
     stop: bool = False
+    automate: bool = False
+
+
+Severity = Literal["low", "medium", "high", "critical"]
+
+
+class WeightsIn(_Strict):
+    severity: float = Field(0.6, ge=0)
+    risk: float = Field(0.2, ge=0)
+    value: float = Field(0.2, ge=0)
+
+    @model_validator(mode="after")
+    def _not_all_zero(self) -> WeightsIn:
+        if self.severity + self.risk + self.value <= 0:
+            raise ValueError("at least one weight must be above 0")
+        return self
+
+
+class ThresholdsIn(_Strict):
+    P1: float = Field(0.7, ge=0, le=1)
+    P2: float = Field(0.45, ge=0, le=1)
+    P3: float = Field(0.25, ge=0, le=1)
+
+    @model_validator(mode="after")
+    def _descending(self) -> ThresholdsIn:
+        if not self.P1 >= self.P2 >= self.P3:
+            raise ValueError("thresholds must not rise from P1 to P3 (P1 >= P2 >= P3)")
+        return self
+
+
+def _default_urgency() -> dict[str, Severity]:
+    return {cue: cast(Severity, severity) for cue, severity in DEFAULT_URGENCY_SEVERITY}
+
+
+class PriorityIn(_Strict):
+    mode: Literal["score", "fixed"] = Field("score", alias="from")
+    weights: WeightsIn = Field(default_factory=WeightsIn)
+    value_scale: float = Field(1000.0, gt=0)
+    thresholds: ThresholdsIn = Field(default_factory=ThresholdsIn)
+    default_severity: Severity = "medium"
+    urgency: dict[str, Severity] = Field(default_factory=lambda: _default_urgency())
+    default: Literal["P1", "P2", "P3", "P4"] = "P3"
+
+    def policy(self) -> PriorityPolicy:
+        return PriorityPolicy(
+            mode=self.mode,
+            severity_weight=self.weights.severity,
+            risk_weight=self.weights.risk,
+            value_weight=self.weights.value,
+            value_scale=self.value_scale,
+            thresholds=(self.thresholds.P1, self.thresholds.P2, self.thresholds.P3),
+            default_severity=self.default_severity,
+            urgency=tuple(self.urgency.items()),
+            fixed=self.default,
+        )
 
 
 class RuleIn(_Strict):
@@ -143,6 +200,7 @@ class PlaybookIn(_Strict):
     order: int = 100
     enabled: bool = True
     description: str | None = None
+    priority: PriorityIn = Field(default_factory=PriorityIn)
     rules: list[RuleIn] = Field(min_length=1)
 
 
@@ -214,6 +272,7 @@ def _actions(then: ThenIn, rule: str) -> Actions:
         control_share=then.control,
         suppress=then.suppress,
         stop=then.stop,
+        automate=then.automate,
     )
 
 
@@ -258,7 +317,14 @@ def parse_playbook(text: str, source: str) -> Playbook:
     if problems:
         raise PlaybookError(problems)
     return Playbook(
-        model.playbook, model.version, model.mode, tuple(rules), source, model.order, model.enabled
+        model.playbook,
+        model.version,
+        model.mode,
+        tuple(rules),
+        source,
+        model.order,
+        model.enabled,
+        model.priority.policy(),
     )
 
 

@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from winback.cases.model import handling
 from winback.customers.profile import Customer
 from winback.events.model import Event
 
@@ -203,6 +204,48 @@ def not_(part: Condition) -> Condition:
     return lambda f: not part(f)
 
 
+SEVERITY_LEVEL = {"low": 0.25, "medium": 0.5, "high": 0.75, "critical": 1.0}
+# The text's urgency cues and the severity each stands for (when no rule names a severity).
+DEFAULT_URGENCY_SEVERITY: tuple[tuple[str, str], ...] = (
+    ("legal_threat", "critical"),
+    ("cancel_intent", "high"),
+    ("vulnerable", "high"),
+    ("repeat_contact", "medium"),
+)
+
+
+@dataclass(frozen=True)
+class PriorityPolicy:
+    """How a playbook turns risk, value and severity into P1..P4 (its ``priority:`` block).
+
+    ``score`` = (severity weight x severity level + risk weight x churn probability + value
+    weight x min(1, customer value / ``value_scale``)) / the sum of the weights, in 0..1; the
+    first of ``thresholds`` (P1, P2, P3) it reaches gives the priority, below them all: P4.
+    Severity levels: low 0.25, medium 0.5, high 0.75, critical 1. What is unknown (no risk
+    score yet, no customer value) counts as 0, so it never raises a priority. The severity is
+    the matching rules' (the highest); when none names one, the highest the text's urgency
+    cues map to (``urgency``); else ``default_severity``. With ``mode="fixed"`` a rule that
+    pins no priority gets ``fixed``. A rule's own ``priority`` always wins over the policy.
+
+    The defaults make severity alone (nothing known about risk or value) give the priorities
+    the shipped playbooks used to fix: high P2, medium P3, low P4 (critical P2; the shipped
+    legal-threat rule pins P1); a high churn risk or a valuable customer raises it.
+    """
+
+    mode: str = "score"  # score | fixed
+    severity_weight: float = 0.6
+    risk_weight: float = 0.2
+    value_weight: float = 0.2
+    value_scale: float = 1000.0
+    thresholds: tuple[float, float, float] = (0.7, 0.45, 0.25)  # the least score for P1, P2, P3
+    default_severity: str = "medium"
+    urgency: tuple[tuple[str, str], ...] = DEFAULT_URGENCY_SEVERITY  # (cue, severity) pairs
+    fixed: str = "P3"
+
+
+DEFAULT_PRIORITY_POLICY = PriorityPolicy()
+
+
 @dataclass(frozen=True)
 class Actions:
     """What a matching rule asks for (``None``/empty: nothing)."""
@@ -222,6 +265,7 @@ class Actions:
     control_share: float = 0.0  # share of customers held out (no action), 0..1
     suppress: bool = False
     stop: bool = False  # all_match: no later rule of this playbook runs
+    automate: bool = False  # automation may handle the case when no rule asks for a human
 
 
 @dataclass(frozen=True)
@@ -242,6 +286,7 @@ class Playbook:
     source: str = "built-in"
     order: int = 100
     enabled: bool = True
+    priority: PriorityPolicy = DEFAULT_PRIORITY_POLICY
 
 
 @dataclass(frozen=True)
@@ -283,6 +328,8 @@ class Outcome:
     case: str = "none"  # what happens to the case: open | update | none
     reason: str | None = None
     priority: str | None = None
+    priority_reason: str | None = None  # pinned by which rule, or the score and its parts
+    priority_score: float | None = None  # the policy's score (mode "score"), 0..1
     severity: str | None = None
     category: str | None = None
     sla_policy: str | None = None
@@ -296,6 +343,12 @@ class Outcome:
     control_bucket: float | None = None
     suppressed_by: str | None = None
     decided_by: str | None = None
+    automated: bool = False  # a rule asked for automation and none for a human
+
+    @property
+    def handling(self) -> str | None:
+        """Who handles the case, as its decision entry says it (``None``: not said)."""
+        return handling(self.handoff, self.automated)
 
     @property
     def acts(self) -> bool:
@@ -307,13 +360,16 @@ class Outcome:
         out: dict[str, Any] = {"rules": [h.rule_id for h in self.hits]}
         for name in _SUMMARY_FIELDS:
             value = getattr(self, name)
-            if value:
-                out[name] = list(value) if isinstance(value, list) else value
+            if value is None or value is False or value in ("", []):
+                continue
+            out[name] = list(value) if isinstance(value, list) else value
         return out
 
 
 _SUMMARY_FIELDS = (
     "priority",
+    "priority_reason",
+    "priority_score",
     "severity",
     "category",
     "sla_policy",
@@ -323,4 +379,5 @@ _SUMMARY_FIELDS = (
     "acknowledge",
     "handoff",
     "incident",
+    "automated",
 )

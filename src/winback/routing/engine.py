@@ -7,7 +7,10 @@
 - **Least loaded, round-robin on ties**: among eligible agents, the fewest open cases; among
   equals, the one assigned longest ago (then by id), so equal agents take turns.
 - **Queue order**: the earliest SLA deadline first (a case without one goes after those with
-  one), then the higher urgency (risk x value x severity x priority), then the oldest.
+  one); on equal (or no) deadlines the more urgent priority (P1 first), then the higher
+  urgency (risk x value x severity x priority), then the oldest. Priority comes before
+  urgency so that a valuable, risky P3 never jumps a P1 (a legal threat, say) with the same
+  deadline: the priority already weighs risk, value and severity (the playbooks' score).
   :meth:`Router.dispatch` walks the queue in that order, so freed capacity goes to the most
   urgent waiting case, not the newest.
 - **Offline agents**: :meth:`Router.requeue_offline` takes back the cases of agents offline for
@@ -22,13 +25,21 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from winback.routing.model import Agent, CaseRequest, Team
+from winback.routing.model import PRIORITIES, Agent, CaseRequest, Team
 
 
-def queue_key(case: CaseRequest) -> tuple[int, float, float, float, int]:
+def queue_key(case: CaseRequest) -> tuple[int, float, int, float, float, int]:
     deadline = case.deadline.timestamp() if case.deadline is not None else float("inf")
     opened = case.opened_at.timestamp() if case.opened_at is not None else 0.0
-    return (0 if case.deadline is not None else 1, deadline, -case.urgency, opened, case.case_id)
+    rank = PRIORITIES.index(case.priority) if case.priority in PRIORITIES else len(PRIORITIES)
+    return (
+        0 if case.deadline is not None else 1,
+        deadline,
+        rank,
+        -case.urgency,
+        opened,
+        case.case_id,
+    )
 
 
 def skills_match(agent: Agent, case: CaseRequest) -> bool:

@@ -16,6 +16,7 @@ from typing import Any
 AVAILABILITY = ("online", "away", "offline")
 SEVERITY_WEIGHT = {None: 1.0, "low": 0.5, "medium": 1.0, "high": 2.0, "critical": 4.0}
 PRIORITY_WEIGHT = {"P1": 8.0, "P2": 4.0, "P3": 2.0, "P4": 1.0}
+PRIORITIES = tuple(PRIORITY_WEIGHT)  # most urgent first
 
 
 @dataclass
@@ -80,6 +81,7 @@ class CaseRequest:
     deadline: datetime | None = None  # the earliest running SLA deadline
     opened_at: datetime | None = None
     owner: str | None = None
+    automated: bool = False  # automation may handle it: no human queue while unowned
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property

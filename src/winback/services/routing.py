@@ -4,7 +4,9 @@ A pass (``POST /v1/routing/run``, or the routing worker every few seconds) reads
 cases, who owns them and what each needs (category, the customer's language and segment, the
 team in the case's plan, the earliest unfired SLA breach deadline, risk x value x severity),
 takes back the cases of agents offline for longer than the grace, and assigns waiting cases,
-most urgent first, to the least-loaded eligible agents. Each assignment is the ``assign`` case
+most urgent first, to the least-loaded eligible agents. An unowned case the playbooks left to
+automation (``automated``: a rule asked for it, none gave a handoff reason) is put in no
+human queue; the pass lists it under ``automated``. Each assignment is the ``assign`` case
 action (:func:`winback.services.cases.perform_action`), so a case keeps a single owner and
 every transfer is on its timeline and in the outbox. A case the router re-queues keeps its
 (offline) owner until an eligible agent takes it.
@@ -68,9 +70,12 @@ def run_routing(
         agents = load_agents(conn, config)
         requests = case_requests(conn)
     router = Router(agents, dict(config.teams))
+    automated = []
     for request in requests:
         if request.owner is not None and request.owner in agents:
             router.hold(request, request.owner)
+        elif request.owner is None and request.automated:
+            automated.append(request.case_id)
         elif request.owner is None:
             router.enqueue(request)
         # owned by someone routing does not know (a person outside the roster): left alone
@@ -99,6 +104,7 @@ def run_routing(
         "requeued": requeued,
         "skipped": skipped,
         "waiting": sorted(router.waiting),
+        "automated": sorted(automated),
         "open_cases_per_agent": load,
         "fairness": stats.as_dict(),
     }

@@ -47,6 +47,7 @@ MUTABLE = (
     "incident",
     "remedies",
     "handoff",
+    "automated",
 )
 INSERTED = (
     "customer_id",
@@ -67,6 +68,7 @@ INSERTED = (
     "incident",
     "remedies",
     "handoff",
+    "automated",
 )
 
 

@@ -78,6 +78,7 @@ def case_requests(conn: Connection) -> list[CaseRequest]:
             cases.c.opened_at,
             cases.c.team,
             cases.c.channel,
+            cases.c.automated,
             customers.c.segment,
             customers.c.value,
             customers.c.language,
@@ -104,6 +105,7 @@ def case_requests(conn: Connection) -> list[CaseRequest]:
             owner=r.owner,
             team=r.team,
             channel=r.channel,
+            automated=bool(r.automated),
         )
         for r in conn.execute(query)
     }

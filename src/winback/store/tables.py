@@ -90,6 +90,8 @@ cases = sa.Table(
     sa.Column("incident", sa.String(200)),
     sa.Column("remedies", JSONDoc),
     sa.Column("handoff", JSONDoc),
+    # Automation may handle it: no human queue (migration 0007).
+    sa.Column("automated", sa.Boolean(), nullable=False, server_default=sa.false()),
     sa.Index("ix_cases_status_id", "status", "id"),
     sa.Index("ix_cases_customer_id_resolved_at", "customer_id", "resolved_at"),
     sa.Index(

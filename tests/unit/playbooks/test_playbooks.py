@@ -86,7 +86,7 @@ def test_defaults_cover_every_builtin_trigger_with_its_priority(event_type: str)
     decision = decision_for(evaluate(DEFAULTS, facts), facts)
     assert decision is not None
     assert decision.priority == builtin.priority
-    assert decision.decided_by.startswith("playbook:signals@1/")
+    assert decision.decided_by.startswith("playbook:signals@2/")
 
 
 @pytest.mark.parametrize(
@@ -132,7 +132,7 @@ def test_cancellation_intent_raises_priority_and_asks_for_a_human() -> None:
         "signals/negative-message",  # names the case
         "escalations/cancellation-intent",  # raises its urgency
     ]
-    assert outcome.decided_by == "playbook:signals@1/negative-message"
+    assert outcome.decided_by == "playbook:signals@2/negative-message"
 
 
 def test_high_value_negative_and_risk_jump_and_repeated_complaints() -> None:

@@ -171,3 +171,27 @@ calendars:
     (tmp_path / "teams.yaml").write_text("teams:\n  billing: {members: [zed], min_teir: 2}\n")
     with pytest.raises(RoutingConfigError, match=r"teams\.yaml:2: teams\.billing\.min_teir"):
         load_routing(tmp_path)
+
+
+@pytest.mark.parametrize("deadline", [NOW + timedelta(hours=4), None])
+def test_on_equal_or_absent_deadlines_a_new_p1_goes_before_an_older_p3(
+    deadline: datetime | None,
+) -> None:
+    # The P3's risk and value alone would out-weigh the P1 in urgency (2 x 1.4 x 10 = 28
+    # against 8 x 4 x 0.6 = 19.2): priority must still come first, then urgency, then age.
+    r = router(Agent("a", capacity=1))
+    r.hold(CaseRequest(99), "a")
+    older_p3 = CaseRequest(1, priority="P3", risk=0.9, value=9000, deadline=deadline, opened_at=NOW)
+    legal_p1 = CaseRequest(
+        2,
+        priority="P1",
+        severity="critical",
+        risk=0.1,
+        deadline=deadline,
+        opened_at=NOW + timedelta(hours=1),
+    )
+    assert older_p3.urgency > legal_p1.urgency
+    r.enqueue(older_p3)
+    r.enqueue(legal_p1)
+    r.release(99)
+    assert [x.case_id for x in r.dispatch(NOW)] == [2]

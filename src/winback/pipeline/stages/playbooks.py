@@ -41,6 +41,7 @@ def plan_of(outcome: Outcome) -> Plan:
         incident=outcome.incident,
         remedies=tuple(outcome.remedies),
         handoff=tuple(outcome.handoff),
+        automated=outcome.automated,
         details=outcome.summary(),
     )
 
