@@ -278,19 +278,29 @@ def check_database(database: Path, ledger: Ledger) -> dict[str, int]:
         assert conn.execute("SELECT count(*) FROM event_failures").fetchone()[0] == 0
 
         triggering = {r["seq"]: r for r in rows if triggers(r["type"], json.loads(r["payload"]))}
+        # A survey answer from a customer whose case is open joins it as well (cases stay open
+        # here: nobody resolves them), whatever its score.
+        with_case: set[str] = set()
+        joining = {}
+        for r in sorted(rows, key=lambda r: r["seq"]):
+            if r["seq"] in triggering:
+                with_case.add(r["customer_id"])
+                joining[r["seq"]] = r
+            elif r["type"] == "survey.response" and r["customer_id"] in with_case:
+                joining[r["seq"]] = r
         links = Counter(r[0] for r in conn.execute("SELECT event_seq FROM case_events"))
         timeline = Counter(
             r[0]
             for r in conn.execute("SELECT event_seq FROM case_timeline WHERE event_seq IS NOT NULL")
         )
-        for seq, row in triggering.items():
+        for seq, row in joining.items():
             assert links[seq] == 1, f"event {row['event_id']} linked {links[seq]} times"
             assert timeline[seq] == 1, f"event {row['event_id']} has {timeline[seq]} entries"
-        assert set(links) == set(triggering), "an event that triggers nothing was linked"
-        assert set(timeline) == set(triggering)
+        assert set(links) == set(joining), "an event that joins no case was linked"
+        assert set(timeline) == set(joining)
 
         # The timeline's effects are queued once each.
-        # (Only those: playbooks also queue acknowledgements, risk scoring risk.jumped, issue 7/5.)
+        # (Only those: playbooks also queue acknowledgements, risk scoring risk.jumped.)
         outbox = conn.execute(
             "SELECT count(*) FROM outbox WHERE topic IN ('case.opened', 'case.attached', "
             "'case.reopened')"
@@ -312,11 +322,12 @@ def check_database(database: Path, ledger: Ledger) -> dict[str, int]:
         assert {c["customer_id"] for c in cases} == signalling
         assert {c["status"] for c in cases} <= set(OPEN_STATUSES)
 
-        # Each case: triggered by its customer's first signal, counting every signal once.
+        # Each case: triggered by its customer's first signal, counting every event that joined
+        # it once.
         per_case = Counter(r[0] for r in conn.execute("SELECT case_id FROM case_events"))
         for case in cases:
             signals = sorted(
-                seq for seq, r in triggering.items() if r["customer_id"] == case["customer_id"]
+                seq for seq, r in joining.items() if r["customer_id"] == case["customer_id"]
             )
             assert case["signal_count"] == per_case[case["id"]] == len(signals)
             assert case["trigger_event_id"] == triggering[signals[0]]["event_id"]
