@@ -219,6 +219,14 @@ def http_get_json(port: int, path: str, timeout: float = 2.0) -> tuple[int, Any]
 # thousands of events behind by design, so the processor-lag bound (overload shedding, see
 # docs/operations.md) is off for them. bench/overload.py measures shedding itself.
 WINBACK_BENCH_ENV = {"WINBACK_INGEST_MAX_PROCESSOR_LAG": "0"}
+# --no-shedding: every overload bound off, to compare ingest and the processor with code that
+# had no shedding (older versions ignore these variables).
+NO_SHEDDING_ENV = {
+    "WINBACK_INGEST_MAX_PROCESSOR_LAG": "0",
+    "WINBACK_INGEST_MAX_QUEUED_EVENTS": "0",
+    "WINBACK_INGEST_MAX_QUEUE_WAIT_SECONDS": "0",
+    "WINBACK_INGEST_MAX_LOOP_LAG_SECONDS": "0",
+}
 
 
 class Server:
@@ -886,6 +894,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--phases", default="A1,B,A2,C", help="which phases to run, comma-separated"
     )
     parser.add_argument("--quick", action="store_true", help="smoke run of about 30 s")
+    parser.add_argument(
+        "--no-shedding", action="store_true", help="turn every overload bound off (comparisons)"
+    )
     parser.add_argument("--workdir", type=Path, default=None, help="where the databases go")
     parser.add_argument("--keep", action="store_true", help="keep the databases and logs")
     parser.add_argument("--out", type=Path, default=RESULTS, help="results directory")
@@ -913,6 +924,8 @@ def _loop_factory(no_uvloop: bool) -> Any:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.no_shedding:
+        WINBACK_BENCH_ENV.update(NO_SHEDDING_ENV)
     phases_wanted = {p.strip().upper() for p in args.phases.split(",") if p.strip()}
     started = datetime.now(UTC)
     workdir = Path(tempfile.mkdtemp(prefix="winback-bench-", dir=args.workdir))
