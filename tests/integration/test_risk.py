@@ -25,6 +25,7 @@ from winback.pipeline.processor import Processor
 from winback.pipeline.stages import RiskStage, default_stages
 from winback.risk.coldstart import COLD_START_VERSION
 from winback.risk.model import ModelScorer
+from winback.risk.training import fits_per_model
 from winback.sim.generator import SimConfig, Simulation
 from winback.store import migrate
 from winback.store.eventlog import append_groups
@@ -135,6 +136,10 @@ def test_train_from_history_then_activate_and_the_processor_uses_it(
     assert trained.exit_code == 0, trained.output
     assert "history:" in trained.output
     assert "not active" in trained.output
+    # Progress on stderr (a line per tenth of the work where stderr is not a terminal).
+    assert "replaying history: events" in trained.stderr
+    assert "fitting on" in trained.stderr
+    assert f"{fits_per_model()}/{fits_per_model()}" in trained.stderr
     [info] = ModelRegistry(models).list("churn")
     assert info.meta["source"] == "history"
     assert info.metrics["chosen"] in ("logistic", "gradient_boosting")
@@ -203,6 +208,7 @@ def test_train_and_evaluate_from_a_csv(tmp_path: Path) -> None:
         ],
     )
     assert trained.exit_code == 0, trained.output
+    assert f"fitting on 300 rows {fits_per_model()}/{fits_per_model()}" in trained.stderr
     [info] = ModelRegistry(models).list("churn")
     assert info.active
     assert info.meta["inputs"]["categorical"] == ["contract"]
@@ -229,6 +235,9 @@ def test_train_and_evaluate_from_a_csv(tmp_path: Path) -> None:
         ],
     )
     assert evaluated.exit_code == 0, evaluated.output
+    total = 3 * fits_per_model()
+    assert "cross-validating 300 rows 1/" in evaluated.stderr
+    assert f"cross-validating 300 rows {total}/{total} (fold 3/3, " in evaluated.stderr
     report = json.loads(out.read_text())
     assert report["roc_auc"] > 0.75
     for key in ("pr_auc", "brier", "reliability", "top_decile_lift"):

@@ -7,14 +7,93 @@ rest of the CLI starts fast.
 from __future__ import annotations
 
 import json
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.markup import escape
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Column
 
 console = Console(stderr=True)
+
+
+@contextmanager
+def _progress(label: str, total: int) -> Iterator[Callable[[int, str], None]]:
+    """Yields ``update(done, what)``. On a terminal a progress bar; elsewhere (a log file, CI)
+    a line each time another tenth of the work is done, so a log shows it moving too."""
+    if console.is_terminal:
+        bar = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(bar_width=20, table_column=Column(min_width=10)),
+            MofNCompleteColumn(table_column=Column(min_width=2 * len(str(total)) + 1)),
+            TimeElapsedColumn(table_column=Column(min_width=7)),
+            TimeRemainingColumn(table_column=Column(min_width=7)),
+            # The step takes the width left over, cut short on a narrow terminal.
+            TextColumn(
+                "{task.fields[what]}",
+                markup=False,
+                table_column=Column(no_wrap=True, overflow="ellipsis", ratio=1),
+            ),
+            console=console,
+        )
+        with bar:
+            task = bar.add_task(label, total=total, what="")
+            yield lambda done, what: bar.update(task, completed=done, what=what)
+        return
+    started = time.perf_counter()
+    shown = -1
+
+    def update(done: int, what: str) -> None:
+        nonlocal shown
+        tenth = done * 10 // max(total, 1)
+        if tenth > shown:
+            shown = tenth
+            elapsed = time.perf_counter() - started
+            parts = (label, f"{done}/{total}", what, f"({elapsed:.0f} s)")
+            console.print(
+                " ".join(part for part in parts if part),
+                markup=False,
+                highlight=False,
+                soft_wrap=True,
+            )
+
+    yield update
+
+
+@contextmanager
+def _fit_progress(label: str, total: int) -> Iterator[Callable[[str], None]]:
+    """A progress callback for model fits (one call per fit) over ``_progress``."""
+    done = 0
+    with _progress(label, total) as update:
+
+        def step(what: str) -> None:
+            nonlocal done
+            done += 1
+            update(done, f"({what})")
+
+        yield step
+
+
+Threads = Annotated[
+    int,
+    typer.Option(
+        min=1,
+        help="BLAS/OpenMP threads per model fit. On tables of customers more threads mostly "
+        "wait on each other, and slow a busy machine down.",
+    ),
+]
 
 
 def _settings() -> Any:
@@ -57,10 +136,16 @@ def train_churn(
     activate: Annotated[
         bool, typer.Option(help="Make the new version the one the processor uses.")
     ] = False,
+    threads: Threads = 1,
     models_dir: ModelsDir = None,
 ) -> None:
     """Fit calibrated logistic regression and gradient boosting; keep the better; save it."""
-    from winback.risk.training import TrainingError, fit_churn_model, split_columns
+    from winback.risk.training import (
+        TrainingError,
+        fit_churn_model,
+        fits_per_model,
+        split_columns,
+    )
 
     try:
         if csv is not None:
@@ -77,16 +162,19 @@ def train_churn(
             rows, labels, groups, numeric, categorical, source = _history(
                 horizon_days, step_days, models_dir
             )
-        fit = fit_churn_model(
-            rows,
-            labels,
-            numeric=numeric,
-            categorical=categorical,
-            horizon_days=horizon_days,
-            seed=seed,
-            source=source["source"],
-            groups=groups,
-        )
+        with _fit_progress(f"fitting on {len(rows)} rows", fits_per_model()) as progress:
+            fit = fit_churn_model(
+                rows,
+                labels,
+                numeric=numeric,
+                categorical=categorical,
+                horizon_days=horizon_days,
+                seed=seed,
+                source=source["source"],
+                groups=groups,
+                threads=threads,
+                progress=progress,
+            )
     except TrainingError as exc:
         console.print(f"[red]error:[/red] {escape(str(exc))}")
         raise typer.Exit(2) from None
@@ -119,7 +207,7 @@ def _history(
 ) -> tuple[list[dict[str, Any]], list[int], list[str], list[str], list[str], dict[str, Any]]:
     from winback.risk.history import MODEL_CATEGORICAL, MODEL_NUMERIC, history_dataset
     from winback.store.engine import make_engine
-    from winback.store.risk_store import first_cancellations, iter_events_by_time
+    from winback.store.risk_store import count_events, first_cancellations, iter_events_by_time
     from winback.text.loading import build_analyzer
 
     settings = _settings()
@@ -128,13 +216,15 @@ def _history(
     try:
         with engine.connect() as conn:
             cancellations = first_cancellations(conn)
-            data = history_dataset(
-                iter_events_by_time(conn),
-                cancellations,
-                horizon_days=horizon_days,
-                step_days=step_days,
-                analyze=analyzer.analyze,
-            )
+            with _progress("replaying history: events", count_events(conn)) as update:
+                data = history_dataset(
+                    iter_events_by_time(conn),
+                    cancellations,
+                    horizon_days=horizon_days,
+                    step_days=step_days,
+                    analyze=analyzer.analyze,
+                    progress=lambda done: update(done, ""),
+                )
     finally:
         engine.dispose()
     typer.echo(
@@ -171,10 +261,11 @@ def evaluate_churn(
     out: Annotated[Path, typer.Option("--out", "-o", help="Where to write the JSON.")] = Path(
         "churn-eval.json"
     ),
+    threads: Threads = 1,
 ) -> None:
     """Stratified k-fold cross-validation: ROC AUC, PR AUC, Brier, reliability, lift."""
     from winback.risk.evaluation import cross_validate, load_csv, load_telco
-    from winback.risk.training import TrainingError
+    from winback.risk.training import TrainingError, fits_per_model
 
     if (dataset is None) == (csv is None):
         console.print("[red]error:[/red] give --dataset telco or --csv FILE --label COLUMN")
@@ -193,7 +284,17 @@ def evaluate_churn(
                 raise typer.Exit(2)
             rows, labels, _ = load_csv(csv, label, id_column)
             name = str(csv)
-        report = cross_validate(rows, labels, folds=folds, seed=seed, dataset=name)
+        total = folds * fits_per_model()
+        with _fit_progress(f"cross-validating {len(rows)} rows", total) as progress:
+            report = cross_validate(
+                rows,
+                labels,
+                folds=folds,
+                seed=seed,
+                dataset=name,
+                threads=threads,
+                progress=progress,
+            )
     except TrainingError as exc:
         console.print(f"[red]error:[/red] {escape(str(exc))}")
         raise typer.Exit(2) from None

@@ -21,9 +21,10 @@ from typing import Any
 import numpy as np
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedKFold
+from threadpoolctl import threadpool_limits
 
 from winback.risk.metrics import churn_metrics
-from winback.risk.training import TrainingError, fit_churn_model, split_columns
+from winback.risk.training import FitProgress, TrainingError, fit_churn_model, split_columns
 
 TRUE_WORDS = frozenset({"1", "yes", "y", "true", "t", "churn", "churned", "left", "cancelled"})
 FALSE_WORDS = frozenset({"0", "no", "n", "false", "f", "stayed", "active", "retained", ""})
@@ -113,6 +114,10 @@ def _clean(value: Any) -> Any:
     return value
 
 
+def _prefixed(say: FitProgress, prefix: str) -> FitProgress:
+    return lambda what: say(f"{prefix} {what}")
+
+
 def cross_validate(
     rows: Sequence[Mapping[str, Any]],
     labels: Sequence[int],
@@ -120,26 +125,34 @@ def cross_validate(
     folds: int = 5,
     seed: int = 0,
     dataset: str = "",
+    threads: int | None = 1,
+    progress: FitProgress | None = None,
 ) -> dict[str, Any]:
+    """``threads`` and ``progress`` as in :func:`fit_churn_model`: ``progress`` is told after
+    each of the ``folds * fits_per_model()`` fits, the message prefixed with the fold."""
     y = np.asarray(labels, dtype=np.float64)
     oof = np.zeros(len(y))
     fold_auc: list[float] = []
     chosen: list[str] = []
     started = time.perf_counter()
     splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
-    for train, test in splitter.split(np.zeros(len(y)), y):
-        train_rows = [rows[i] for i in train]
-        numeric, categorical = split_columns(train_rows)
-        fit = fit_churn_model(
-            train_rows,
-            [int(y[i]) for i in train],
-            numeric=numeric,
-            categorical=categorical,
-            seed=seed,
-        )
-        oof[test] = fit.model.predict([rows[i] for i in test])
-        fold_auc.append(float(roc_auc_score(y[test], oof[test])))
-        chosen.append(fit.model.kind)
+    say: FitProgress = progress or (lambda _what: None)
+    with threadpool_limits(limits=threads):
+        for number, (train, test) in enumerate(splitter.split(np.zeros(len(y)), y), start=1):
+            train_rows = [rows[i] for i in train]
+            numeric, categorical = split_columns(train_rows)
+            fit = fit_churn_model(
+                train_rows,
+                [int(y[i]) for i in train],
+                numeric=numeric,
+                categorical=categorical,
+                seed=seed,
+                threads=threads,
+                progress=_prefixed(say, f"fold {number}/{folds},"),
+            )
+            oof[test] = fit.model.predict([rows[i] for i in test])
+            fold_auc.append(float(roc_auc_score(y[test], oof[test])))
+            chosen.append(fit.model.kind)
     report = churn_metrics(y, oof)
     return {
         "dataset": dataset,

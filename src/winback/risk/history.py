@@ -38,6 +38,7 @@ from winback.risk.training import TrainingError
 LIVE_ONLY_FEATURES = frozenset({"days_since_last_event"})
 MODEL_NUMERIC = tuple(f for f in NUMERIC_FEATURES if f not in LIVE_ONLY_FEATURES)
 MODEL_CATEGORICAL = ("plan",)
+PROGRESS_EVERY = 1000  # events between two progress reports
 
 
 @dataclass
@@ -58,9 +59,11 @@ def history_dataset(
     step_days: int = 30,
     first_cutoff_days: int = 30,
     analyze: Callable[[str], Any] | None = None,
+    progress: Callable[[int], None] | None = None,
 ) -> HistoryDataset:
     """``events`` sorted by ``occurred_at``; ``cancellations``: each customer's first
-    ``subscription.cancelled`` time."""
+    ``subscription.cancelled`` time. ``progress`` is told the number of events replayed so far,
+    every ``PROGRESS_EVERY`` events and once at the end."""
     out = HistoryDataset()
     states: dict[str, FeatureState] = {}
     profiles: dict[str, Customer] = {}
@@ -86,6 +89,10 @@ def history_dataset(
         apply_to_state(states.setdefault(event.customer_id, FeatureState()), event, analysis)
         out.events += 1
         last_ts = ts
+        if progress is not None and out.events % PROGRESS_EVERY == 0:
+            progress(out.events)
+    if progress is not None and out.events % PROGRESS_EVERY:
+        progress(out.events)
     if last_ts is None or first_ts is None:
         raise TrainingError("the event log is empty")
     out.customers = len(profiles)

@@ -14,6 +14,7 @@ tree takes (Saabas attribution). The top positive contributions become the reaso
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,10 +28,20 @@ from winback.risk.scoring import MAX_REASONS, Reason, RiskScore
 FloatArray = NDArray[np.float64]
 
 
+# A categorical level becomes a one-hot column only when at least MIN_LEVEL_ROWS training rows
+# have it, and a column keeps at most its MAX_LEVELS most frequent levels; the rest read as
+# unseen (all zeros). Without these an identifier-like column (a phone number, a customer id not
+# named with --id) becomes one column per row: a matrix as wide as it is long that no model can
+# learn from, and gradient boosting's cost grows with every column.
+MIN_LEVEL_ROWS = 5
+MAX_LEVELS = 100
+
+
 @dataclass
 class Encoder:
     """Feature dict → numeric row: numeric columns (missing → training median) and one-hot
-    categorical columns (levels seen in training; an unseen level is all zeros)."""
+    categorical columns (levels seen often enough in training, see ``MIN_LEVEL_ROWS``; an unseen
+    or rare level is all zeros)."""
 
     numeric: list[str]
     fill: list[float]
@@ -51,10 +62,7 @@ class Encoder:
             fill.append(float(np.median(values)) if values else 0.0)
             if values and min(values) >= 0 and max(values) > 20:
                 logs.append(name)
-        levels = {
-            name: sorted({str(r.get(name)) for r in rows if r.get(name) is not None})
-            for name in categorical
-        }
+        levels = {name: _frequent_levels(rows, name) for name in categorical}
         return cls(list(numeric), fill, levels, logs)
 
     @property
@@ -87,9 +95,32 @@ class Encoder:
         return out
 
     def matrix(self, rows: Sequence[Mapping[str, Any]]) -> FloatArray:
-        return np.asarray([self.row(r) for r in rows], dtype=np.float64).reshape(
-            len(rows), len(self.columns)
-        )
+        """``row`` for many rows, built a column at a time: one dictionary look-up per
+        categorical value instead of a comparison with every level."""
+        out = np.zeros((len(rows), len(self.columns)), dtype=np.float64)
+        for j, (name, fill) in enumerate(zip(self.numeric, self.fill, strict=True)):
+            values = (_num(r.get(name)) for r in rows)
+            out[:, j] = [fill if v is None else v for v in values]
+        j = len(self.numeric)
+        position = {name: i for i, name in enumerate(self.numeric)}
+        for name in self.log_columns:
+            out[:, j] = [math.log1p(max(v, 0.0)) for v in out[:, position[name]].tolist()]
+            j += 1
+        for name, levels in self.categorical.items():
+            index = {level: j + k for k, level in enumerate(levels)}
+            for i, r in enumerate(rows):
+                value = r.get(name)
+                column = None if value is None else index.get(str(value))
+                if column is not None:
+                    out[i, column] = 1.0
+            j += len(levels)
+        return out
+
+
+def _frequent_levels(rows: Sequence[Mapping[str, Any]], name: str) -> list[str]:
+    counts = Counter(str(v) for v in (r.get(name) for r in rows) if v is not None)
+    ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    return sorted(level for level, n in ranked[:MAX_LEVELS] if n >= MIN_LEVEL_ROWS)
 
 
 def _num(value: Any) -> float | None:
@@ -114,6 +145,11 @@ class Linear:
     def raw(self, x: FloatArray) -> tuple[float, FloatArray]:
         contributions = self.coef * (x - self.mean) / self.scale
         return float(self.intercept + contributions.sum()), contributions
+
+    def raw_many(self, x: FloatArray) -> FloatArray:
+        """The raw score of each row of ``x`` (no contributions)."""
+        result: FloatArray = self.intercept + ((x - self.mean) / self.scale) @ self.coef
+        return result
 
 
 @dataclass
@@ -183,6 +219,29 @@ class Trees:
                 i = nxt
         return total, np.asarray(contributions)
 
+    def raw_many(self, x: FloatArray) -> FloatArray:
+        """The raw score of each row of ``x`` (no contributions): every row walks a tree at
+        once, one numpy step per level, instead of :meth:`raw`'s Python walk per row and tree
+        (which suits one live row, not a held-out fold of thousands)."""
+        total = np.full(x.shape[0], self.baseline)
+        for t in range(len(self.feature)):
+            feature = np.asarray(self.feature[t], dtype=np.intp)
+            threshold = np.asarray(self.threshold[t], dtype=np.float64)
+            left = np.asarray(self.left[t], dtype=np.intp)
+            right = np.asarray(self.right[t], dtype=np.intp)
+            leaf = np.asarray(self.leaf[t], dtype=bool)
+            missing_left = np.asarray(self.missing_left[t], dtype=bool)
+            node = np.zeros(x.shape[0], dtype=np.intp)
+            walking = np.flatnonzero(~leaf[node])
+            while walking.size:
+                at = node[walking]
+                v = x[walking, feature[at]]
+                go_left = np.where(np.isnan(v), missing_left[at], v <= threshold[at])
+                node[walking] = np.where(go_left, left[at], right[at])
+                walking = walking[~leaf[node[walking]]]
+            total += np.asarray(self.value[t], dtype=np.float64)[node]
+        return total
+
 
 @dataclass
 class TrainedChurnModel:
@@ -204,8 +263,11 @@ class TrainedChurnModel:
         return 1.0 / (1.0 + math.exp(-(a * raw + b)))
 
     def predict(self, rows: Sequence[Mapping[str, Any]]) -> FloatArray:
-        matrix = self.encoder.matrix(rows)
-        return np.asarray([self.probability_from_raw(self.raw(x)[0]) for x in matrix])
+        """Probabilities for many rows (evaluation); the live path scores one with ``score``."""
+        a, b = self.platt
+        raw = self.model.raw_many(self.encoder.matrix(rows))
+        result: FloatArray = 1.0 / (1.0 + np.exp(-(a * raw + b)))
+        return result
 
     def score(self, inputs: dict[str, Any]) -> RiskScore:
         x = np.asarray(self.encoder.row(inputs), dtype=np.float64)

@@ -12,11 +12,17 @@
 
 The returned metrics are the out-of-fold figures of every candidate, so a model file says how
 well it did on data it had not seen.
+
+Cost: ``fits_per_model()`` fits (3 validation folds per candidate, one refit), each on one
+thread by default. The tables are small (hundreds to tens of thousands of rows), so the
+per-tree-node OpenMP regions of gradient boosting cost more in synchronisation than they save,
+and on a busy machine threads spinning while they wait for a pre-empted sibling multiply the
+CPU time (docs/risk.md, "Speed"). ``threads`` lifts the cap (threadpoolctl), for BLAS as well.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,12 +32,24 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
+from threadpoolctl import threadpool_limits
 
 from winback.risk.metrics import churn_metrics
 from winback.risk.model import Encoder, FloatArray, Linear, TrainedChurnModel, Trees
 from winback.risk.scoring import DEFAULT_HORIZON_DAYS
 
 CANDIDATES = ("logistic", "gradient_boosting")
+VALIDATION_FOLDS = 3
+
+FitProgress = Callable[[str], None]
+"""Told after each model fit, with what was fitted (``"gradient_boosting: validation fold
+2/3"``); :func:`fits_per_model` says how many calls to expect."""
+
+
+def fits_per_model(candidates: Sequence[str] = CANDIDATES) -> int:
+    """The model fits one :func:`fit_churn_model` does: each candidate on every validation
+    fold, then the chosen one on all rows."""
+    return len(candidates) * VALIDATION_FOLDS + 1
 
 
 class TrainingError(Exception):
@@ -124,9 +142,41 @@ def fit_churn_model(
     candidates: Sequence[str] = CANDIDATES,
     source: str = "",
     groups: Sequence[str] | None = None,
+    threads: int | None = 1,
+    progress: FitProgress | None = None,
 ) -> FitResult:
     """``groups`` (e.g. the customer of each row) keeps a group's rows in one validation fold,
-    so a customer seen at several cut-offs cannot be learnt from and validated on at once."""
+    so a customer seen at several cut-offs cannot be learnt from and validated on at once.
+    ``threads`` caps the BLAS and OpenMP threads of every fit (``None``: the libraries'
+    defaults); ``progress`` is told after each fit."""
+    with threadpool_limits(limits=threads):
+        return _fit(
+            rows,
+            labels,
+            numeric=numeric,
+            categorical=categorical,
+            horizon_days=horizon_days,
+            seed=seed,
+            candidates=candidates,
+            source=source,
+            groups=groups,
+            progress=progress or (lambda _what: None),
+        )
+
+
+def _fit(
+    rows: Sequence[Mapping[str, Any]],
+    labels: Sequence[int],
+    *,
+    numeric: Sequence[str],
+    categorical: Sequence[str],
+    horizon_days: int,
+    seed: int,
+    candidates: Sequence[str],
+    source: str,
+    groups: Sequence[str] | None,
+    progress: FitProgress,
+) -> FitResult:
     y = np.asarray(labels, dtype=np.float64)
     positives = int(y.sum())
     if len(rows) < 30 or positives < 6 or len(rows) - positives < 6:
@@ -137,23 +187,25 @@ def fit_churn_model(
     encoder = Encoder.fit(rows, numeric, categorical)
     X = encoder.matrix(rows)  # noqa: N806 - the usual name for a design matrix
     splitter: Any = (
-        StratifiedKFold(n_splits=3, shuffle=True, random_state=seed)
+        StratifiedKFold(n_splits=VALIDATION_FOLDS, shuffle=True, random_state=seed)
         if groups is None
-        else StratifiedGroupKFold(n_splits=3, shuffle=True, random_state=seed)
+        else StratifiedGroupKFold(n_splits=VALIDATION_FOLDS, shuffle=True, random_state=seed)
     )
     splits = list(splitter.split(X, y, groups))
     per_candidate: dict[str, dict[str, Any]] = {}
     calibrations: dict[str, tuple[float, float]] = {}
     for kind in candidates:
         raw = np.zeros(len(y))
-        for train, test in splits:
+        for number, (train, test) in enumerate(splits, start=1):
             fitted = _make(kind, seed).fit(X[train], y[train])
             raw[test] = fitted.decision_function(X[test])
+            progress(f"{kind}: validation fold {number}/{len(splits)}")
         a, b = _platt(raw, y)
         calibrations[kind] = (a, b)
         per_candidate[kind] = churn_metrics(y, _sigmoid(a, b, raw), bins=10)
     chosen = max(candidates, key=lambda k: (per_candidate[k]["roc_auc"], k == "logistic"))
     fitted = _make(chosen, seed).fit(X, y)
+    progress(f"{chosen}: chosen, refitted on all {len(rows)} rows")
     model = TrainedChurnModel(
         kind=chosen,
         encoder=encoder,
@@ -164,7 +216,7 @@ def fit_churn_model(
     )
     metrics = {
         "chosen": chosen,
-        "validation": "stratified 3-fold out-of-fold predictions"
+        "validation": f"stratified {VALIDATION_FOLDS}-fold out-of-fold predictions"
         + (" (grouped by customer)" if groups is not None else ""),
         "rows": len(rows),
         "churn_rate": round(positives / len(rows), 4),

@@ -66,6 +66,11 @@ def write_customer_risks(conn: Connection, risks: Iterable[CustomerRisk]) -> Non
     conn.execute(insert.on_conflict_do_update(index_elements=["customer_id"], set_=update), rows)
 
 
+def count_events(conn: Connection) -> int:
+    """How many events the log holds (the length of :func:`iter_events_by_time`)."""
+    return int(conn.execute(sa.select(sa.func.count()).select_from(events)).scalar_one())
+
+
 def iter_events_by_time(conn: Connection, batch: int = 5000) -> Iterator[Event]:
     """Every logged event in the order it occurred (ties by log sequence), streamed."""
     query = sa.select(events).order_by(events.c.occurred_at, events.c.seq)

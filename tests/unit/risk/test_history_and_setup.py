@@ -7,7 +7,7 @@ import pytest
 
 from winback.models.registry import ModelRegistry
 from winback.risk.coldstart import ColdStartScorer
-from winback.risk.history import MODEL_NUMERIC, history_dataset
+from winback.risk.history import MODEL_NUMERIC, PROGRESS_EVERY, history_dataset
 from winback.risk.setup import RiskConfigError, build_scorer, load_risk_config
 from winback.risk.training import TrainingError
 
@@ -40,6 +40,15 @@ def test_history_rows_use_only_the_past_and_label_the_horizon_after() -> None:
     assert by_customer["b"][1] == 0
     assert set(row_a) == {*MODEL_NUMERIC, "plan"}
     assert data.customers == 2
+
+
+def test_history_replay_reports_its_progress() -> None:
+    n = 2 * PROGRESS_EVERY + 7
+    events = [ev(f"e{i}", "login", i * 200 // n, customer=f"c{i % 40}") for i in range(n)]
+    told: list[int] = []
+    data = history_dataset(events, {}, horizon_days=90, step_days=30, progress=told.append)
+    assert told == [PROGRESS_EVERY, 2 * PROGRESS_EVERY, n]
+    assert data.events == n
 
 
 def test_history_too_short_says_so() -> None:
