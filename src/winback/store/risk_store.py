@@ -1,4 +1,6 @@
-"""Reading and writing ``customer_risk`` rows for the processor's unit of work (issue 5)."""
+"""Reading and writing ``customer_risk`` rows: the processor's unit of work writes them with
+each event; the re-score worker (:mod:`winback.services.risk_rescore`) picks the rows that are
+due and updates their score without touching the feature state."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from winback.events.model import Event
 from winback.risk.scoring import CustomerRisk
 from winback.store.eventlog import chunks, to_event
 from winback.store.tables import customer_risk, customers, events
+from winback.store.types import UTCDateTime
 
 
 def risk_from_row(row: Any) -> CustomerRisk:
@@ -64,6 +67,69 @@ def write_customer_risks(conn: Connection, risks: Iterable[CustomerRisk]) -> Non
     )
     update = {col: insert.excluded[col] for col in rows[0] if col != "customer_id"}
     conn.execute(insert.on_conflict_do_update(index_elements=["customer_id"], set_=update), rows)
+
+
+# -- the re-score worker ----------------------------------------------------------------------
+def stale_risks(
+    conn: Connection,
+    before: datetime,
+    limit: int,
+    after: tuple[datetime, str] | None = None,
+) -> list[CustomerRisk]:
+    """Rows last written before ``before``, oldest first (then by customer id), after the
+    ``(updated_at, customer_id)`` cursor ``after``; read through ``ix_customer_risk_updated_at``."""
+    query = sa.select(customer_risk).where(customer_risk.c.updated_at < before)
+    if after is not None:
+        query = query.where(
+            sa.tuple_(customer_risk.c.updated_at, customer_risk.c.customer_id)
+            > sa.tuple_(sa.literal(after[0], UTCDateTime()), sa.literal(after[1]))
+        )
+    query = query.order_by(customer_risk.c.updated_at, customer_risk.c.customer_id).limit(limit)
+    return [risk_from_row(row) for row in conn.execute(query)]
+
+
+def risks_of_other_models(
+    conn: Connection, version: str, limit: int, after: str | None = None
+) -> list[CustomerRisk]:
+    """Rows scored by a model other than ``version``, by customer id after ``after``."""
+    query = sa.select(customer_risk).where(customer_risk.c.model_version != version)
+    if after is not None:
+        query = query.where(customer_risk.c.customer_id > after)
+    query = query.order_by(customer_risk.c.customer_id).limit(limit)
+    return [risk_from_row(row) for row in conn.execute(query)]
+
+
+def oldest_risk_update(conn: Connection) -> datetime | None:
+    """The earliest ``updated_at`` of any row (the index's first entry)."""
+    value = conn.execute(sa.select(sa.func.min(customer_risk.c.updated_at))).scalar()
+    if isinstance(value, str):  # SQLite returns min() of a datetime column as text
+        value = datetime.fromisoformat(value)
+    if value is not None and value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value
+
+
+def update_score_if_unchanged(conn: Connection, risk: CustomerRisk, read_at: datetime) -> bool:
+    """Write ``risk``'s score, features and times — never its feature state — if the row's
+    ``updated_at`` is still ``read_at`` (nobody wrote it since it was read). True if written."""
+    result = conn.execute(
+        customer_risk.update()
+        .where(
+            customer_risk.c.customer_id == risk.customer_id,
+            customer_risk.c.updated_at == read_at,
+        )
+        .values(
+            probability=risk.probability,
+            reasons=risk.reasons,
+            features=risk.features,
+            model_version=risk.model_version,
+            horizon_days=risk.horizon_days,
+            as_of=risk.as_of,
+            updated_at=risk.updated_at,
+            jumped_at=risk.jumped_at,
+        )
+    )
+    return result.rowcount == 1
 
 
 def iter_events_by_time(conn: Connection, batch: int = 5000) -> Iterator[Event]:
