@@ -109,27 +109,33 @@ def oldest_risk_update(conn: Connection) -> datetime | None:
     return value
 
 
+_SCORE_COLUMNS = (
+    "probability",
+    "reasons",
+    "features",
+    "model_version",
+    "horizon_days",
+    "as_of",
+    "updated_at",
+    "jumped_at",
+)
+# Built once: constructing an UPDATE per row cost more than running it.
+_UPDATE_SCORE = (
+    customer_risk.update()
+    .where(
+        customer_risk.c.customer_id == sa.bindparam("b_customer_id"),
+        customer_risk.c.updated_at == sa.bindparam("b_read_at", type_=UTCDateTime()),
+    )
+    .values({name: sa.bindparam(f"b_{name}") for name in _SCORE_COLUMNS})
+)
+
+
 def update_score_if_unchanged(conn: Connection, risk: CustomerRisk, read_at: datetime) -> bool:
     """Write ``risk``'s score, features and times — never its feature state — if the row's
     ``updated_at`` is still ``read_at`` (nobody wrote it since it was read). True if written."""
-    result = conn.execute(
-        customer_risk.update()
-        .where(
-            customer_risk.c.customer_id == risk.customer_id,
-            customer_risk.c.updated_at == read_at,
-        )
-        .values(
-            probability=risk.probability,
-            reasons=risk.reasons,
-            features=risk.features,
-            model_version=risk.model_version,
-            horizon_days=risk.horizon_days,
-            as_of=risk.as_of,
-            updated_at=risk.updated_at,
-            jumped_at=risk.jumped_at,
-        )
-    )
-    return result.rowcount == 1
+    params = {f"b_{name}": getattr(risk, name) for name in _SCORE_COLUMNS}
+    params.update(b_customer_id=risk.customer_id, b_read_at=read_at)
+    return conn.execute(_UPDATE_SCORE, params).rowcount == 1
 
 
 def iter_events_by_time(conn: Connection, batch: int = 5000) -> Iterator[Event]:
