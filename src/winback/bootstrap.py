@@ -8,7 +8,7 @@ processor's stages, the SLA timers, routing — reads its configuration from the
 an edited file applies to all of them alike, without a restart, and never two versions at
 once in one process (see :mod:`winback.sources` for the reload policy).
 :func:`build_workers` makes the background workers (processor, SLA timers, routing) of one
-shape (:mod:`winback.workers`).
+shape (:mod:`winback.workers`), the risk re-score among them.
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ from winback.remedies.config import REMEDIES_FILE, load_catalogue
 from winback.risk.scoring import Scorer
 from winback.risk.setup import RISK_FILE, build_scorer, load_risk_config
 from winback.routing.config import AGENTS_FILE, TEAMS_FILE, RoutingConfig, load_routing
+from winback.services.risk_rescore import RiskRescorer
 from winback.services.routing import roster_configured, run_routing
 from winback.services.sla_timers import TimerService
 from winback.sla.config import SLA_FILE, load_sla_config
@@ -167,6 +168,25 @@ def build_timer_service(
     )
 
 
+def build_risk_rescorer(
+    settings: Settings, engine: Engine, clock: Clock | None = None, sources: Sources | None = None
+) -> RiskRescorer:
+    """The risk re-score use case (``WINBACK_RISK_RESCORE_INTERVAL_SECONDS`` > 0), reading the
+    active churn model from the same source as the processor's risk stage."""
+    sources = sources or build_sources(settings)
+    risk = load_risk_config(settings.config_dir)
+    return RiskRescorer(
+        engine,
+        clock or SystemClock(),
+        sources.churn,
+        interval_seconds=settings.risk_rescore_interval_seconds,
+        jump_delta=risk.jump_delta,
+        jump_min=risk.jump_min,
+        batch_size=settings.processor_batch_size,
+        check_seconds=settings.config_check_seconds,
+    )
+
+
 def load_sla(settings: Settings) -> SlaEngine:
     """``sla.yaml`` from the config directory (built-in defaults without one); raises
     :class:`~winback.sla.config.SlaConfigError` naming the file and field when it is wrong."""
@@ -205,8 +225,9 @@ def build_workers(
     wake: Callable[[float], object] | None = None,
 ) -> list[LoopWorker]:
     """The background workers of a processing process: the processor (woken by ingest through
-    ``wake``), the SLA timers (``WINBACK_SLA_TIMERS``) and routing
-    (``WINBACK_ROUTING_INTERVAL_SECONDS`` > 0). The first runs in the caller's thread
+    ``wake``), the SLA timers (``WINBACK_SLA_TIMERS``), routing
+    (``WINBACK_ROUTING_INTERVAL_SECONDS`` > 0) and the risk re-score
+    (``WINBACK_RISK_RESCORE_INTERVAL_SECONDS`` > 0). The first runs in the caller's thread
     (:meth:`LoopWorker.run`); start the others."""
     clock = clock or SystemClock()
     sources = sources or build_sources(settings)
@@ -242,6 +263,9 @@ def build_workers(
                 "winback-routing", routing_round(settings, engine, clock, sources), stop=stop
             )
         )
+    if settings.risk_rescore_interval_seconds > 0:
+        rescorer = build_risk_rescorer(settings, engine, clock, sources)
+        workers.append(LoopWorker("winback-risk-rescore", rescorer.round, stop=stop))
     return workers
 
 

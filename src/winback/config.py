@@ -133,6 +133,14 @@ class Settings(BaseSettings):
         le=1440,
         description="An agent offline this long has their open cases re-queued.",
     )
+    risk_rescore_interval_seconds: float = Field(
+        default=300,
+        ge=0,
+        le=7 * 86_400,
+        description="Re-score a customer's churn risk as of now when it was last scored this "
+        "long ago, so silence and ageing windows count without a new event; a newly activated "
+        "churn model is applied to every customer (0: off; docs/risk.md).",
+    )
     config_check_seconds: float = Field(
         default=1.0,
         gt=0,

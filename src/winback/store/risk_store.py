@@ -1,4 +1,6 @@
-"""Reading and writing ``customer_risk`` rows for the processor's unit of work."""
+"""Reading and writing ``customer_risk`` rows: the processor's unit of work writes them with
+each event; the re-score worker (:mod:`winback.services.risk_rescore`) picks the rows that are
+due and updates their score without touching the feature state."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from winback.events.model import Event
 from winback.risk.scoring import CustomerRisk
 from winback.store.eventlog import chunks, to_event
 from winback.store.tables import customer_risk, customers, events
+from winback.store.types import UTCDateTime
 
 
 def risk_from_row(row: Any) -> CustomerRisk:
@@ -69,6 +72,75 @@ def write_customer_risks(conn: Connection, risks: Iterable[CustomerRisk]) -> Non
 def count_events(conn: Connection) -> int:
     """How many events the log holds (the length of :func:`iter_events_by_time`)."""
     return int(conn.execute(sa.select(sa.func.count()).select_from(events)).scalar_one())
+
+
+# -- the re-score worker ----------------------------------------------------------------------
+def stale_risks(
+    conn: Connection,
+    before: datetime,
+    limit: int,
+    after: tuple[datetime, str] | None = None,
+) -> list[CustomerRisk]:
+    """Rows last written before ``before``, oldest first (then by customer id), after the
+    ``(updated_at, customer_id)`` cursor ``after``; read through ``ix_customer_risk_updated_at``."""
+    query = sa.select(customer_risk).where(customer_risk.c.updated_at < before)
+    if after is not None:
+        query = query.where(
+            sa.tuple_(customer_risk.c.updated_at, customer_risk.c.customer_id)
+            > sa.tuple_(sa.literal(after[0], UTCDateTime()), sa.literal(after[1]))
+        )
+    query = query.order_by(customer_risk.c.updated_at, customer_risk.c.customer_id).limit(limit)
+    return [risk_from_row(row) for row in conn.execute(query)]
+
+
+def risks_of_other_models(
+    conn: Connection, version: str, limit: int, after: str | None = None
+) -> list[CustomerRisk]:
+    """Rows scored by a model other than ``version``, by customer id after ``after``."""
+    query = sa.select(customer_risk).where(customer_risk.c.model_version != version)
+    if after is not None:
+        query = query.where(customer_risk.c.customer_id > after)
+    query = query.order_by(customer_risk.c.customer_id).limit(limit)
+    return [risk_from_row(row) for row in conn.execute(query)]
+
+
+def oldest_risk_update(conn: Connection) -> datetime | None:
+    """The earliest ``updated_at`` of any row (the index's first entry)."""
+    value = conn.execute(sa.select(sa.func.min(customer_risk.c.updated_at))).scalar()
+    if isinstance(value, str):  # SQLite returns min() of a datetime column as text
+        value = datetime.fromisoformat(value)
+    if value is not None and value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value
+
+
+_SCORE_COLUMNS = (
+    "probability",
+    "reasons",
+    "features",
+    "model_version",
+    "horizon_days",
+    "as_of",
+    "updated_at",
+    "jumped_at",
+)
+# Built once: constructing an UPDATE per row cost more than running it.
+_UPDATE_SCORE = (
+    customer_risk.update()
+    .where(
+        customer_risk.c.customer_id == sa.bindparam("b_customer_id"),
+        customer_risk.c.updated_at == sa.bindparam("b_read_at", type_=UTCDateTime()),
+    )
+    .values({name: sa.bindparam(f"b_{name}") for name in _SCORE_COLUMNS})
+)
+
+
+def update_score_if_unchanged(conn: Connection, risk: CustomerRisk, read_at: datetime) -> bool:
+    """Write ``risk``'s score, features and times — never its feature state — if the row's
+    ``updated_at`` is still ``read_at`` (nobody wrote it since it was read). True if written."""
+    params = {f"b_{name}": getattr(risk, name) for name in _SCORE_COLUMNS}
+    params.update(b_customer_id=risk.customer_id, b_read_at=read_at)
+    return conn.execute(_UPDATE_SCORE, params).rowcount == 1
 
 
 def iter_events_by_time(conn: Connection, batch: int = 5000) -> Iterator[Event]:

@@ -228,6 +228,7 @@ customer_risk = sa.Table(
     sa.Column("updated_at", UTCDateTime(), nullable=False),
     sa.Column("jumped_at", UTCDateTime()),
     sa.Index("ix_customer_risk_probability", "probability"),
+    sa.Index("ix_customer_risk_updated_at", "updated_at", "customer_id"),  # the re-score worker
 )
 
 # -- text understanding, one row per event with text --------------------------------------

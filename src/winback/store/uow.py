@@ -200,6 +200,15 @@ class BatchUnit:
         conn.execute(insert.on_conflict_do_update(index_elements=["id"], set_=update), rows)
 
 
+def load_customers(conn: Connection, customer_ids: list[str]) -> dict[str, Customer]:
+    """The customers' profiles, by id (missing ids are left out)."""
+    out: dict[str, Customer] = {}
+    for part in chunks(customer_ids):
+        for row in conn.execute(sa.select(customers).where(customers.c.id.in_(part))):
+            out[row.id] = customer_from_row(row)
+    return out
+
+
 def load_batch_unit(
     conn: Connection, clock: Clock, customer_ids: list[str], *, lock: bool = False
 ) -> BatchUnit:

@@ -40,6 +40,7 @@ from winback.customers.features import (
     is_churned,
     record_sla_breach,
 )
+from winback.customers.profile import Customer
 from winback.pipeline.context import EventContext
 from winback.pipeline.ports import Unit
 from winback.risk.coldstart import ColdStartScorer
@@ -89,15 +90,9 @@ class RiskStage:
                 for key, at in sla_breaches(case.id, unit.sla_state(case)):
                     record_sla_breach(state, key, at)
         customer = ctx.customer or unit.customer(event.customer_id)
-        features = compute_features(state, Profile.of(customer))
-        inputs: dict[str, Any] = {**(customer.attributes if customer else {}), **features}
-        score = self._score(state, inputs)
+        features, score = assess(self.scorer, state, customer)
         previous = current.probability if current is not None and current.model_version else None
-        jumped = (
-            previous is not None
-            and score.probability - previous >= self.jump_delta
-            and score.probability >= self.jump_min
-        )
+        jumped = is_jump(previous, score.probability, self.jump_delta, self.jump_min)
         now = unit.clock.now()
         reasons = [r.as_dict() for r in score.reasons]
         risk = CustomerRisk(
@@ -134,15 +129,29 @@ class RiskStage:
             }
             unit.emit(Effect(JUMP_TOPIC, f"{JUMP_TOPIC}:{event.event_id}", payload))
 
-    def _score(self, state: FeatureState, inputs: dict[str, Any]) -> RiskScore:
-        if is_churned(state):
-            return RiskScore(
-                1.0,
-                (Reason("cancelled", "cancelled their subscription", 1.0),),
-                self.scorer.version,
-                self.scorer.horizon_days,
-            )
-        return self._scorer.get().score(inputs)
+
+def assess(
+    scorer: Scorer,
+    state: FeatureState,
+    customer: Customer | None,
+    as_of: datetime | None = None,
+) -> tuple[dict[str, Any], RiskScore]:
+    """The customer's features as of ``as_of`` (default: their latest event) and their score.
+
+    The stage scores as of the event it processes; the re-score worker
+    (:mod:`winback.services.risk_rescore`) scores as of now, so silence counts.
+    """
+    features = compute_features(state, Profile.of(customer), as_of)
+    if is_churned(state):
+        cancelled = Reason("cancelled", "cancelled their subscription", 1.0)
+        return features, RiskScore(1.0, (cancelled,), scorer.version, scorer.horizon_days)
+    inputs: dict[str, Any] = {**(customer.attributes if customer else {}), **features}
+    return features, scorer.score(inputs)
+
+
+def is_jump(previous: float | None, probability: float, delta: float, minimum: float) -> bool:
+    """A sharp rise: at least ``delta`` above ``previous``, to at least ``minimum``."""
+    return previous is not None and probability - previous >= delta and probability >= minimum
 
 
 def sla_breaches(case_id: int, sla: Any) -> Iterator[tuple[str, datetime]]:
