@@ -1,0 +1,226 @@
+"""The windowed features derived from a customer's feature state (see ``docs/risk.md``).
+
+:func:`compute_features` is a pure function of the state, the customer's :class:`Profile` and an
+as-of time (by default the state's latest event time, never the wall clock): counts of each
+signal in the last 7, 30 and 90 days, repeat contacts about one category, unresolved tickets,
+usage and activity trends against the customer's own baseline, the latest scores, days since a
+positive signal, tenure and value. ``sla_breaches_*`` count the breaches the SLA hook recorded.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from winback.customers.feature_state import FeatureState
+from winback.customers.profile import Customer
+from winback.customers.signals import (
+    ACTIVE,
+    CANCEL_INTENT,
+    COMPLAINT,
+    CONTACT,
+    DAY,
+    LOW_SCORE,
+    NEGATIVE,
+    PAYMENT_FAILED,
+    REFUND,
+    SERVICE_FAILURE,
+    SLA_BREACH,
+    TICKET_OPENED,
+    USAGE,
+    epoch,
+)
+
+WINDOWS = (7, 30, 90)
+BASELINE_MIN_DAYS = 14  # a usage baseline needs at least this much history
+CLOSED_TICKET_STATUSES = frozenset({"closed", "resolved", "solved", "done", "cancelled"})
+
+NUMERIC_FEATURES: tuple[str, ...] = (
+    *(f"complaints_{w}d" for w in WINDOWS),
+    *(f"negative_texts_{w}d" for w in WINDOWS),
+    *(f"repeat_contacts_{w}d" for w in WINDOWS),
+    *(f"low_scores_{w}d" for w in WINDOWS),
+    *(f"tickets_opened_{w}d" for w in WINDOWS),
+    *(f"payment_failures_{w}d" for w in WINDOWS),
+    *(f"refunds_{w}d" for w in WINDOWS),
+    *(f"service_failures_{w}d" for w in WINDOWS),
+    *(f"sla_breaches_{w}d" for w in WINDOWS),
+    "cancel_intent_30d",
+    "tickets_unresolved",
+    "usage_trend",
+    "activity_trend",
+    "days_since_positive",
+    "days_since_last_event",
+    "last_nps",
+    "last_csat",
+    "last_ces",
+    "tenure_days",
+    "value",
+)
+CATEGORICAL_FEATURES: tuple[str, ...] = ("plan",)
+
+_WINDOW_CODES = (
+    ("complaints", COMPLAINT),
+    ("negative_texts", NEGATIVE),
+    ("low_scores", LOW_SCORE),
+    ("tickets_opened", TICKET_OPENED),
+    ("payment_failures", PAYMENT_FAILED),
+    ("refunds", REFUND),
+    ("service_failures", SERVICE_FAILURE),
+    ("sla_breaches", SLA_BREACH),
+)
+NO_POSITIVE_DAYS = 365.0  # "days since the last positive signal" when there never was one
+
+
+@dataclass(frozen=True)
+class Profile:
+    """What the features need from the customer profile."""
+
+    first_seen_ts: int | None = None
+    tenure_days_given: float | None = None  # attributes.tenure_days, as of tenure_given_ts
+    tenure_given_ts: int | None = None
+    value: float | None = None
+    plan: str | None = None
+
+    @classmethod
+    def of(cls, customer: Customer | None) -> Profile:
+        if customer is None:
+            return cls()
+        given = customer.attributes.get("tenure_days")
+        stamp = customer.field_times.get("attributes.tenure_days")
+        tenure = (
+            float(given) if isinstance(given, int | float) and not isinstance(given, bool) else None
+        )
+        return cls(
+            first_seen_ts=epoch(customer.first_seen_at),
+            tenure_days_given=tenure,
+            tenure_given_ts=(
+                epoch(datetime.fromisoformat(stamp)) if tenure is not None and stamp else None
+            ),
+            value=customer.value,
+            plan=customer.plan,
+        )
+
+
+def _trend(first: int | None, base_sum: float, recent_sum: float, as_of: int) -> float | None:
+    """Last 30 days' daily rate against the customer's own baseline (the 60 days before, or
+    since the first record if later). ``first``: the earliest record's time; ``base_sum`` the
+    values in [as_of - 90 d, as_of - 30 d); ``recent_sum`` those in [as_of - 30 d, as_of].
+
+    -0.6 reads "60 % below usual". None while there is under BASELINE_MIN_DAYS of baseline.
+    """
+    if first is None:
+        return None
+    recent_start = as_of - 30 * DAY
+    base_start = max(as_of - 90 * DAY, first)
+    if recent_start - base_start < BASELINE_MIN_DAYS * DAY:
+        return None
+    baseline = base_sum / ((recent_start - base_start) / DAY)
+    if baseline <= 0:
+        return None
+    recent = recent_sum / ((as_of + 1 - recent_start) / DAY)
+    return max(-1.0, min(3.0, recent / baseline - 1.0))
+
+
+def compute_features(
+    state: FeatureState, profile: Profile, as_of: datetime | int | None = None
+) -> dict[str, Any]:
+    """The customer's features as of ``as_of`` (default: the state's latest event time).
+
+    Only signals at or before ``as_of`` count, so features "as they were" at a past cut-off
+    can be computed from a later state for the part it still holds (training uses the event
+    log itself, see :mod:`winback.risk.training`).
+    """
+    if as_of is None:
+        now = state.max_ts if state.max_ts is not None else 0
+    else:
+        now = as_of if isinstance(as_of, int) else epoch(as_of)
+    signals = [s for s in state.signals.values() if s.ts <= now]
+    out: dict[str, Any] = {}
+    # One pass over the signals; usage/activity signals carry no windowed codes of their own.
+    starts = [now - w * DAY for w in WINDOWS]
+    counts: list[dict[str, int]] = [{} for _ in WINDOWS]
+    categories: list[dict[str, int]] = [{} for _ in WINDOWS]
+    complaint_cats: list[dict[str | None, int]] = [{} for _ in WINDOWS]
+    recent_start, base90 = now - 30 * DAY, now - 90 * DAY
+    first_u: int | None = None
+    first_a: int | None = None
+    base_u = recent_u = base_a = recent_a = 0.0
+    for s in signals:
+        codes, ts = s.codes, s.ts
+        if ACTIVE in codes:  # usage, login, purchase: the trends
+            if first_a is None or ts < first_a:
+                first_a = ts
+            if ts >= recent_start:
+                recent_a += 1.0
+            elif ts >= base90:
+                base_a += 1.0
+            if USAGE in codes:
+                if first_u is None or ts < first_u:
+                    first_u = ts
+                if ts >= recent_start:
+                    recent_u += s.value
+                elif ts >= base90:
+                    base_u += s.value
+            if codes == (ACTIVE,) or codes == (ACTIVE, USAGE):
+                continue
+        for i, start in enumerate(starts):
+            if ts <= start:
+                continue
+            c = counts[i]
+            for code in codes:
+                c[code] = c.get(code, 0) + 1
+            if s.category is not None:
+                if CONTACT in codes:
+                    categories[i][s.category] = categories[i].get(s.category, 0) + 1
+                if COMPLAINT in codes:
+                    complaint_cats[i][s.category] = complaint_cats[i].get(s.category, 0) + 1
+    for i, window in enumerate(WINDOWS):
+        c, cats = counts[i], categories[i]
+        for name, code in _WINDOW_CODES:
+            out[f"{name}_{window}d"] = float(c.get(code, 0))
+        out[f"repeat_contacts_{window}d"] = float(sum(n - 1 for n in cats.values() if n > 1))
+        # For the reasons' words only (not a model input): the most-contacted-about category,
+        # and the complaints' category when they all share one.
+        top = min(cats.items(), key=lambda kv: (-kv[1], kv[0]), default=None)
+        out[f"top_category_{window}d"] = top[0] if top else None
+        top_c = min(complaint_cats[i].items(), key=lambda kv: (-kv[1], str(kv[0])), default=None)
+        complaints = c.get(COMPLAINT, 0)
+        out[f"complaint_category_{window}d"] = (
+            top_c[0] if top_c is not None and complaints and top_c[1] == complaints else None
+        )
+        if window == 30:
+            out["cancel_intent_30d"] = float(c.get(CANCEL_INTENT, 0))
+    out["tickets_unresolved"] = float(
+        sum(
+            1
+            for ts, _, status in state.tickets.values()
+            if ts <= now and status not in CLOSED_TICKET_STATUSES
+        )
+    )
+    trend = _trend(first_u, base_u, recent_u, now)
+    out["usage_trend"] = 0.0 if trend is None else round(trend, 4)
+    activity_trend = _trend(first_a, base_a, recent_a, now)
+    out["activity_trend"] = 0.0 if activity_trend is None else round(activity_trend, 4)
+    positive = state.last.get("positive")
+    if positive is not None and positive[0] <= now:
+        out["days_since_positive"] = round((now - positive[0]) / DAY, 3)
+    else:
+        out["days_since_positive"] = NO_POSITIVE_DAYS
+    latest = max((s.ts for s in signals), default=state.max_ts if state.max_ts else now)
+    out["days_since_last_event"] = round(max(0, now - min(latest, now)) / DAY, 3)
+    for kind, neutral in (("nps", 7.5), ("csat", 4.0), ("ces", 3.0)):
+        entry = state.last.get(kind)
+        # The scale's neutral point when there is no score: "no news" is not bad news.
+        out[f"last_{kind}"] = entry[2] if entry is not None and entry[0] <= now else neutral
+    if profile.tenure_days_given is not None and profile.tenure_given_ts is not None:
+        tenure = profile.tenure_days_given + (now - profile.tenure_given_ts) / DAY
+    elif profile.first_seen_ts is not None:
+        tenure = (now - profile.first_seen_ts) / DAY
+    else:
+        tenure = 0.0
+    out["tenure_days"] = round(max(0.0, tenure), 3)
+    out["value"] = float(profile.value) if profile.value is not None else 0.0
+    out["plan"] = profile.plan or "unknown"
+    return out
