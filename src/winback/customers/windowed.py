@@ -123,6 +123,32 @@ def _trend(first: int | None, base_sum: float, recent_sum: float, as_of: int) ->
     return max(-1.0, min(3.0, recent / baseline - 1.0))
 
 
+# Per window, in output order: the count features (name, code), then the repeat contacts, the
+# top contact category and the complaints' category. Built once: the key names cost more than
+# the counting for a customer with a handful of signals.
+_WINDOW_KEYS = tuple(
+    (
+        window,
+        tuple((f"{name}_{window}d", code) for name, code in _WINDOW_CODES),
+        f"repeat_contacts_{window}d",
+        f"top_category_{window}d",
+        f"complaint_category_{window}d",
+    )
+    for window in WINDOWS
+)
+assert list(WINDOWS) == sorted(set(WINDOWS)), "windows nest: each longer than the one before"
+_ACTIVITY_ONLY = ((ACTIVE,), (ACTIVE, USAGE))  # usage/login/purchase: trends only, no counts
+
+
+def _by_count_then_name(item: tuple[str, int]) -> tuple[int, str]:
+    return -item[1], item[0]
+
+
+def _add(total: dict[str, int], part: dict[str, int]) -> None:
+    for key, n in part.items():
+        total[key] = total.get(key, 0) + n
+
+
 def compute_features(
     state: FeatureState, profile: Profile, as_of: datetime | int | None = None
 ) -> dict[str, Any]:
@@ -136,19 +162,25 @@ def compute_features(
         now = state.max_ts if state.max_ts is not None else 0
     else:
         now = as_of if isinstance(as_of, int) else epoch(as_of)
-    signals = [s for s in state.signals.values() if s.ts <= now]
-    out: dict[str, Any] = {}
-    # One pass over the signals; usage/activity signals carry no windowed codes of their own.
+    # One pass over the signals. The windows nest, so each signal is counted once, in the
+    # shortest window ("band") that holds it; a window's count is the sum of its bands.
     starts = [now - w * DAY for w in WINDOWS]
+    oldest = starts[-1]
     counts: list[dict[str, int]] = [{} for _ in WINDOWS]
     categories: list[dict[str, int]] = [{} for _ in WINDOWS]
-    complaint_cats: list[dict[str | None, int]] = [{} for _ in WINDOWS]
+    complaint_cats: list[dict[str, int]] = [{} for _ in WINDOWS]
     recent_start, base90 = now - 30 * DAY, now - 90 * DAY
     first_u: int | None = None
     first_a: int | None = None
+    latest: int | None = None
     base_u = recent_u = base_a = recent_a = 0.0
-    for s in signals:
-        codes, ts = s.codes, s.ts
+    for s in state.signals.values():
+        ts = s.ts
+        if ts > now:
+            continue
+        if latest is None or ts > latest:
+            latest = ts
+        codes = s.codes
         if ACTIVE in codes:  # usage, login, purchase: the trends
             if first_a is None or ts < first_a:
                 first_a = ts
@@ -163,42 +195,50 @@ def compute_features(
                     recent_u += s.value
                 elif ts >= base90:
                     base_u += s.value
-            if codes == (ACTIVE,) or codes == (ACTIVE, USAGE):
+            if codes in _ACTIVITY_ONLY:
                 continue
-        for i, start in enumerate(starts):
-            if ts <= start:
-                continue
-            c = counts[i]
-            for code in codes:
-                c[code] = c.get(code, 0) + 1
-            if s.category is not None:
-                if CONTACT in codes:
-                    categories[i][s.category] = categories[i].get(s.category, 0) + 1
-                if COMPLAINT in codes:
-                    complaint_cats[i][s.category] = complaint_cats[i].get(s.category, 0) + 1
-    for i, window in enumerate(WINDOWS):
-        c, cats = counts[i], categories[i]
-        for name, code in _WINDOW_CODES:
-            out[f"{name}_{window}d"] = float(c.get(code, 0))
-        out[f"repeat_contacts_{window}d"] = float(sum(n - 1 for n in cats.values() if n > 1))
+        if ts <= oldest:
+            continue
+        band = 0
+        while ts <= starts[band]:
+            band += 1
+        c = counts[band]
+        for code in codes:
+            c[code] = c.get(code, 0) + 1
+        category = s.category
+        if category is not None:
+            if CONTACT in codes:
+                cats = categories[band]
+                cats[category] = cats.get(category, 0) + 1
+            if COMPLAINT in codes:
+                cats = complaint_cats[band]
+                cats[category] = cats.get(category, 0) + 1
+    out: dict[str, Any] = {}
+    c, cats, complaint_c = counts[0], categories[0], complaint_cats[0]
+    for i, (window, keys, repeat_key, top_key, complaint_key) in enumerate(_WINDOW_KEYS):
+        if i:  # this window: the shorter one's counts and this band's
+            c, cats, complaint_c = dict(c), dict(cats), dict(complaint_c)
+            _add(c, counts[i])
+            _add(cats, categories[i])
+            _add(complaint_c, complaint_cats[i])
+        for key, code in keys:
+            out[key] = float(c.get(code, 0))
+        out[repeat_key] = float(sum(n - 1 for n in cats.values() if n > 1))
         # For the reasons' words only (not a model input): the most-contacted-about category,
         # and the complaints' category when they all share one.
-        top = min(cats.items(), key=lambda kv: (-kv[1], kv[0]), default=None)
-        out[f"top_category_{window}d"] = top[0] if top else None
-        top_c = min(complaint_cats[i].items(), key=lambda kv: (-kv[1], str(kv[0])), default=None)
+        out[top_key] = min(cats.items(), key=_by_count_then_name)[0] if cats else None
         complaints = c.get(COMPLAINT, 0)
-        out[f"complaint_category_{window}d"] = (
+        top_c = min(complaint_c.items(), key=_by_count_then_name) if complaint_c else None
+        out[complaint_key] = (
             top_c[0] if top_c is not None and complaints and top_c[1] == complaints else None
         )
         if window == 30:
             out["cancel_intent_30d"] = float(c.get(CANCEL_INTENT, 0))
-    out["tickets_unresolved"] = float(
-        sum(
-            1
-            for ts, _, status in state.tickets.values()
-            if ts <= now and status not in CLOSED_TICKET_STATUSES
-        )
-    )
+    unresolved = 0
+    for ts, _, status in state.tickets.values():
+        if ts <= now and status not in CLOSED_TICKET_STATUSES:
+            unresolved += 1
+    out["tickets_unresolved"] = float(unresolved)
     trend = _trend(first_u, base_u, recent_u, now)
     out["usage_trend"] = 0.0 if trend is None else round(trend, 4)
     activity_trend = _trend(first_a, base_a, recent_a, now)
@@ -208,12 +248,14 @@ def compute_features(
         out["days_since_positive"] = round((now - positive[0]) / DAY, 3)
     else:
         out["days_since_positive"] = NO_POSITIVE_DAYS
-    latest = max((s.ts for s in signals), default=state.max_ts if state.max_ts else now)
+    if latest is None:
+        latest = state.max_ts if state.max_ts else now
     out["days_since_last_event"] = round(max(0, now - min(latest, now)) / DAY, 3)
-    for kind, neutral in (("nps", 7.5), ("csat", 4.0), ("ces", 3.0)):
-        entry = state.last.get(kind)
+    last = state.last
+    for kind, neutral, key in _LAST_SCORES:
+        entry = last.get(kind)
         # The scale's neutral point when there is no score: "no news" is not bad news.
-        out[f"last_{kind}"] = entry[2] if entry is not None and entry[0] <= now else neutral
+        out[key] = entry[2] if entry is not None and entry[0] <= now else neutral
     if profile.tenure_days_given is not None and profile.tenure_given_ts is not None:
         tenure = profile.tenure_days_given + (now - profile.tenure_given_ts) / DAY
     elif profile.first_seen_ts is not None:
@@ -224,3 +266,6 @@ def compute_features(
     out["value"] = float(profile.value) if profile.value is not None else 0.0
     out["plan"] = profile.plan or "unknown"
     return out
+
+
+_LAST_SCORES = (("nps", 7.5, "last_nps"), ("csat", 4.0, "last_csat"), ("ces", 3.0, "last_ces"))
