@@ -123,13 +123,15 @@ def _trend(first: int | None, base_sum: float, recent_sum: float, as_of: int) ->
     return max(-1.0, min(3.0, recent / baseline - 1.0))
 
 
-# Per window, in output order: the count features (name, code), then the repeat contacts, the
-# top contact category and the complaints' category. Built once: the key names cost more than
-# the counting for a customer with a handful of signals.
+# Per window: its counted codes (code -> feature name), the repeat contacts, the top contact
+# category and the complaints' category. Built once: the key names cost more than the counting
+# for a customer with a handful of signals.
 _WINDOW_KEYS = tuple(
     (
-        window,
-        tuple((f"{name}_{window}d", code) for name, code in _WINDOW_CODES),
+        {
+            **{code: f"{name}_{window}d" for name, code in _WINDOW_CODES},
+            **({CANCEL_INTENT: "cancel_intent_30d"} if window == 30 else {}),
+        },
         f"repeat_contacts_{window}d",
         f"top_category_{window}d",
         f"complaint_category_{window}d",
@@ -137,6 +139,38 @@ _WINDOW_KEYS = tuple(
     for window in WINDOWS
 )
 assert list(WINDOWS) == sorted(set(WINDOWS)), "windows nest: each longer than the one before"
+
+
+# Every feature, in output order, with its value when nothing counts (the windowed ones) or a
+# placeholder that is always overwritten (the rest). compute_features copies it and sets only
+# what the signals give, so a customer with few signals costs few operations.
+def _template() -> dict[str, Any]:
+    template: dict[str, Any] = {}
+    for window in WINDOWS:
+        for name, _ in _WINDOW_CODES:
+            template[f"{name}_{window}d"] = 0.0
+        template[f"repeat_contacts_{window}d"] = 0.0
+        template[f"top_category_{window}d"] = None
+        template[f"complaint_category_{window}d"] = None
+        if window == 30:
+            template["cancel_intent_30d"] = 0.0
+    rest = (
+        "tickets_unresolved",
+        "usage_trend",
+        "activity_trend",
+        "days_since_positive",
+        "days_since_last_event",
+        "last_nps",
+        "last_csat",
+        "last_ces",
+        "tenure_days",
+        "value",
+        "plan",
+    )
+    return {**template, **dict.fromkeys(rest)}
+
+
+_TEMPLATE = _template()
 _ACTIVITY_ONLY = ((ACTIVE,), (ACTIVE, USAGE))  # usage/login/purchase: trends only, no counts
 
 
@@ -202,38 +236,40 @@ def compute_features(
         band = 0
         while ts <= starts[band]:
             band += 1
-        c = counts[band]
+        in_band = counts[band]
         for code in codes:
-            c[code] = c.get(code, 0) + 1
+            in_band[code] = in_band.get(code, 0) + 1
         category = s.category
         if category is not None:
             if CONTACT in codes:
-                cats = categories[band]
-                cats[category] = cats.get(category, 0) + 1
+                band_cats = categories[band]
+                band_cats[category] = band_cats.get(category, 0) + 1
             if COMPLAINT in codes:
-                cats = complaint_cats[band]
-                cats[category] = cats.get(category, 0) + 1
-    out: dict[str, Any] = {}
-    c, cats, complaint_c = counts[0], categories[0], complaint_cats[0]
-    for i, (window, keys, repeat_key, top_key, complaint_key) in enumerate(_WINDOW_KEYS):
-        if i:  # this window: the shorter one's counts and this band's
-            c, cats, complaint_c = dict(c), dict(cats), dict(complaint_c)
-            _add(c, counts[i])
-            _add(cats, categories[i])
-            _add(complaint_c, complaint_cats[i])
-        for key, code in keys:
-            out[key] = float(c.get(code, 0))
-        out[repeat_key] = float(sum(n - 1 for n in cats.values() if n > 1))
-        # For the reasons' words only (not a model input): the most-contacted-about category,
-        # and the complaints' category when they all share one.
-        out[top_key] = min(cats.items(), key=_by_count_then_name)[0] if cats else None
+                band_cats = complaint_cats[band]
+                band_cats[category] = band_cats.get(category, 0) + 1
+    out = dict(_TEMPLATE)
+    # Running totals: window i's counts are the bands 0..i.
+    c: dict[str, int] = {}
+    cats: dict[str, int] = {}
+    complaint_c: dict[str, int] = {}
+    for i, (names, repeat_key, top_key, complaint_key) in enumerate(_WINDOW_KEYS):
+        _add(c, counts[i])
+        _add(cats, categories[i])
+        _add(complaint_c, complaint_cats[i])
+        for code, n in c.items():
+            name = names.get(code)
+            if name is not None:
+                out[name] = float(n)
+        if cats:
+            out[repeat_key] = float(sum(n - 1 for n in cats.values() if n > 1))
+            # For the reasons' words only (not a model input): the most-contacted-about
+            # category, and the complaints' category when they all share one.
+            out[top_key] = min(cats.items(), key=_by_count_then_name)[0]
         complaints = c.get(COMPLAINT, 0)
-        top_c = min(complaint_c.items(), key=_by_count_then_name) if complaint_c else None
-        out[complaint_key] = (
-            top_c[0] if top_c is not None and complaints and top_c[1] == complaints else None
-        )
-        if window == 30:
-            out["cancel_intent_30d"] = float(c.get(CANCEL_INTENT, 0))
+        if complaint_c and complaints:
+            top_c = min(complaint_c.items(), key=_by_count_then_name)
+            if top_c[1] == complaints:
+                out[complaint_key] = top_c[0]
     unresolved = 0
     for ts, _, status in state.tickets.values():
         if ts <= now and status not in CLOSED_TICKET_STATUSES:

@@ -124,7 +124,7 @@ def observations() -> tuple[str, dict[str, float]]:
         for as_of in cuts:
             features = compute_features(state, profile, as_of)
             score = scorer.score(features)
-            sha.update(json.dumps(features, sort_keys=True).encode())
+            sha.update(json.dumps(features).encode())  # key order too
             sha.update(repr(score).encode())
             for name, value in features.items():
                 if isinstance(value, int | float):
