@@ -19,8 +19,9 @@ def _any(*patterns: str) -> re.Pattern[str]:
     return re.compile(_B + "(?:" + "|".join(patterns) + ")" + _E)
 
 
-CUES: dict[str, re.Pattern[str]] = {
-    "cancel_intent": _any(
+# Per cue, the phrases (regular expressions on normalised text) that signal it.
+CUE_PATTERNS: dict[str, tuple[str, ...]] = {
+    "cancel_intent": (
         r"cancel(?:l?ing)? (?:my|the|our|this) "
         r"(?:account|subscription|contract|plan|service|membership|policy)",
         r"(?:i'm|im|i am|we're|we are) (?:cancell?ing|leaving|switching|done with you)",
@@ -40,7 +41,7 @@ CUES: dict[str, re.Pattern[str]] = {
         r"last straw",
         r"find another (?:provider|company|bank|airline|supplier)",
     ),
-    "legal_threat": _any(
+    "legal_threat": (
         r"lawyers?",
         r"attorneys?",
         r"solicitors?",
@@ -59,7 +60,7 @@ CUES: dict[str, re.Pattern[str]] = {
         r"report(?:ing)? (?:you|this) to",
         r"chargeback",
     ),
-    "repeat_contact": _any(
+    "repeat_contact": (
         r"(?:second|third|fourth|fifth|2nd|3rd|4th|5th|\d+(?:st|nd|rd|th)) time",
         r"(?:called|emailed|written|wrote|contacted|messaged|asked|chased) (?:you )?(?:\w+ )?"
         r"(?:times|again|twice|repeatedly|several times|multiple times)",
@@ -74,7 +75,7 @@ CUES: dict[str, re.Pattern[str]] = {
         r"any update",
         r"asked (?:you )?before",
     ),
-    "vulnerable": _any(
+    "vulnerable": (
         r"disabled",
         r"disability",
         r"wheelchair",
@@ -104,6 +105,10 @@ CUES: dict[str, re.Pattern[str]] = {
         r"newborn",
     ),
 }
+CUES: dict[str, re.Pattern[str]] = {name: _any(*p) for name, p in CUE_PATTERNS.items()}
+# Any cue at all: most texts have none, and one search says so (a match here means some cue's
+# pattern matches, so the cues are then looked at one by one).
+ANY_CUE = _any(*(p for patterns in CUE_PATTERNS.values() for p in patterns))
 
 
 # A cue also needs one of its trigger words in the text. They were a pre-check in front of slower
@@ -198,6 +203,8 @@ TRIGGERS: dict[str, tuple[str, ...]] = {
 
 def urgency_cues(norm: str) -> tuple[str, ...]:
     """The cues present in normalised text, in a fixed order."""
+    if ANY_CUE.search(norm) is None:
+        return ()
     return tuple(
         name
         for name, pattern in CUES.items()
