@@ -42,6 +42,12 @@ more, untimed, and prints a SHA-256 of everything the processor wrote (customers
 timeline, outbox, text analyses, risk rows, SLA states and timers, failures; JSON documents
 compared parsed, rows sorted), to compare against the same command on the code before.
 
+``--compare OLD_SRC`` measures a change: it runs this script in child processes, alternating
+``PYTHONPATH=OLD_SRC`` ("before") and this checkout's ``src`` ("after"), ``--repeats`` rounds of
+one run each (interleaved, so both sides see the same machine), and reports each part's median
+per side. To compare against a commit: ``git archive <commit> src | tar -x -C /tmp/old``, then
+``--compare /tmp/old/src``.
+
 Results: a table on stdout and ``bench/results/processor-cost-<UTC timestamp>.json``.
 """
 
@@ -55,11 +61,13 @@ import heapq
 import io
 import itertools
 import json
+import os
 import platform
 import pstats
 import random
 import sqlite3
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -399,8 +407,12 @@ def main(argv: list[str] | None = None) -> int:
         help="the garbage collector as it is, frozen after start-up (gc.freeze), or off",
     )
     parser.add_argument("--digest", action="store_true", help="print output digests, no timing")
+    parser.add_argument(
+        "--compare", type=Path, metavar="OLD_SRC", help="before/after against another src/"
+    )
     parser.add_argument("--label", default="", help="a word to put in the results file name")
     parser.add_argument("--no-save", action="store_true")
+    parser.add_argument("--results-dir", type=Path, default=RESULTS, help="where to save")
     args = parser.parse_args(argv)
 
     mixes = [m for m in MIXES if m != "sim"] if args.mix == "all" else [args.mix]
@@ -409,6 +421,8 @@ def main(argv: list[str] | None = None) -> int:
             bodies = MIXES[mix](args.events, args.customers, args.seed)
             print(f"{mix} {args.events} events, seed {args.seed}: {digest(bodies)}")
         return 0
+    if args.compare is not None:
+        return compare(args, argv if argv is not None else sys.argv[1:])
     per_call = timer_call_cost()
     report: dict[str, Any] = {
         "benchmark": "processor_cost",
@@ -444,12 +458,63 @@ def main(argv: list[str] | None = None) -> int:
         report["mixes"][mix] = entry
         _print(mix, entry)
     if not args.no_save:
-        RESULTS.mkdir(parents=True, exist_ok=True)
+        args.results_dir.mkdir(parents=True, exist_ok=True)
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
         label = f"-{args.label}" if args.label else ""
-        path = RESULTS / f"processor-cost{label}-{stamp}.json"
+        path = args.results_dir / f"processor-cost{label}-{stamp}.json"
         path.write_text(json.dumps(report, indent=2) + "\n")
-        print(f"results: {path.relative_to(ROOT)}")
+        print(f"results: {path}")
+    return 0
+
+
+def compare(args: argparse.Namespace, argv: list[str]) -> int:
+    """Interleaved child runs of the old and the current code (see the module docstring)."""
+    sides = {"before": args.compare.resolve(), "after": ROOT / "src"}
+    common = ["--mix", args.mix, "--events", str(args.events), "--customers", str(args.customers)]
+    common += ["--seed", str(args.seed), "--gc", args.gc, "--repeats", "1"]
+    runs: dict[str, dict[str, list[dict[str, float]]]] = {}
+    with tempfile.TemporaryDirectory() as scratch:
+        for round_ in range(args.repeats):
+            for side, src in sides.items():
+                out = Path(scratch) / f"{side}-{round_}"
+                subprocess.run(
+                    [sys.executable, __file__, *common, "--results-dir", str(out)],
+                    check=True,
+                    env={**os.environ, "PYTHONPATH": str(src)},
+                    stdout=subprocess.DEVNULL,
+                )
+                [result] = out.glob("*.json")
+                for mix, entry in json.loads(result.read_text())["mixes"].items():
+                    runs.setdefault(mix, {}).setdefault(side, []).extend(entry["runs"])
+    report: dict[str, Any] = {
+        "benchmark": "processor_cost",
+        "command": "python bench/processor_cost.py " + " ".join(argv),
+        "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "python": platform.python_version(),
+        "before": str(sides["before"]),
+        "after": str(sides["after"]),
+        "unit": "CPU seconds (time.process_time) per 1,000 events, median of interleaved runs",
+        "mixes": {},
+    }
+    for mix, by_side in runs.items():
+        parts = list(by_side["before"][0])
+        medians = {
+            side: {k: round(statistics.median(r.get(k, 0.0) for r in rs), 4) for k in parts}
+            for side, rs in by_side.items()
+        }
+        report["mixes"][mix] = {"median": medians, "runs": by_side}
+        print(f"\n{mix}: CPU s per 1,000 events, median of {args.repeats} interleaved runs each")
+        for k in parts:
+            before, after = medians["before"][k], medians["after"][k]
+            change = f"{(after / before - 1) * 100:+6.1f} %" if before else ""
+            print(f"  {k:<24} {before:8.3f} -> {after:8.3f}  {change}")
+    if not args.no_save:
+        args.results_dir.mkdir(parents=True, exist_ok=True)
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+        label = f"-{args.label}" if args.label else ""
+        path = args.results_dir / f"processor-cost-compare{label}-{stamp}.json"
+        path.write_text(json.dumps(report, indent=2) + "\n")
+        print(f"results: {path}")
     return 0
 
 
