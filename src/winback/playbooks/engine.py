@@ -51,10 +51,14 @@ def control_bucket(customer_id: str, rule_id: str) -> float:
 
 def matching_rules(playbooks: PlaybookSet, facts: Facts) -> list[RuleHit]:
     hits: list[RuleHit] = []
+    event_type = facts.event.type
     for book in playbooks.playbooks:
         if not book.enabled:
             continue
         for rule in book.rules:
+            types = rule.event_types
+            if types is not None and event_type not in types:
+                continue  # its conditions name other event types: it cannot match
             if not rule.when(facts):
                 continue
             hits.append(RuleHit(book.name, book.version, rule.name, rule.then))

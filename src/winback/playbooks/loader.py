@@ -253,6 +253,34 @@ def _compile_when(
     return all_of(parts)
 
 
+def event_types(when: Any) -> frozenset[str] | None:
+    """The event types a rule's ``when`` can hold for, from its top-level ``event.type``
+    condition (a value, a list, or ``eq``/``in`` operators); None when it does not narrow them.
+
+    Only a narrowing the condition itself enforces counts, so skipping the rule for any other
+    type never changes what matches.
+    """
+    if not isinstance(when, dict) or "event.type" not in when:
+        return None
+    spec = when["event.type"]
+    if isinstance(spec, dict):
+        allowed: frozenset[str] | None = None
+        for op, expected in spec.items():
+            if op == "eq" and isinstance(expected, str):
+                these = frozenset({expected})
+            elif op == "in" and isinstance(expected, list):
+                these = frozenset(v for v in expected if isinstance(v, str))
+            else:
+                continue  # another operator (ne, contains…) does not narrow the types here
+            allowed = these if allowed is None else allowed & these
+        return allowed
+    if isinstance(spec, list):
+        return frozenset(v for v in spec if isinstance(v, str))
+    if isinstance(spec, str):
+        return frozenset({spec})
+    return frozenset()  # a number, a boolean, null: no event type equals it
+
+
 def _actions(then: ThenIn, rule: str) -> Actions:
     acknowledge = then.acknowledge
     handoff = then.handoff
@@ -312,6 +340,7 @@ def parse_playbook(text: str, source: str) -> Playbook:
                 _actions(rule.then, rule.name),
                 line_of(lines, path),
                 rule.description,
+                event_types(rule.when),
             )
         )
     if problems:

@@ -181,23 +181,46 @@ def field_condition(path: str, read: Getter, tests: list[Callable[[Any], bool]])
         only = tests[0]
         return lambda f: only(read(f))
 
+    checks = tuple(tests)
+
     def check(f: Facts) -> bool:
         value = read(f)
-        return all(t(value) for t in tests)
+        for t in checks:  # noqa: SIM110 (a loop: see all_of)
+            if not t(value):
+                return False
+        return True
 
     return check
 
 
 def all_of(parts: list[Condition]) -> Condition:
+    # Plain loops, not all()/any() over a generator: conditions run for every rule on every
+    # event, and the generator's set-up cost more than the tests themselves.
     if not parts:
         return lambda f: True
     if len(parts) == 1:
         return parts[0]
-    return lambda f: all(p(f) for p in parts)
+    conditions = tuple(parts)
+
+    def every(f: Facts) -> bool:
+        for p in conditions:  # noqa: SIM110
+            if not p(f):
+                return False
+        return True
+
+    return every
 
 
 def any_of(parts: list[Condition]) -> Condition:
-    return lambda f: any(p(f) for p in parts)
+    conditions = tuple(parts)
+
+    def some(f: Facts) -> bool:
+        for p in conditions:  # noqa: SIM110
+            if p(f):
+                return True
+        return False
+
+    return some
 
 
 def not_(part: Condition) -> Condition:
@@ -275,6 +298,9 @@ class Rule:
     then: Actions
     line: int = 0
     description: str | None = None
+    # The only event types ``when`` can hold for (from a top-level ``event.type`` condition),
+    # or None: any. The engine skips the rule for other types without evaluating it.
+    event_types: frozenset[str] | None = None
 
 
 @dataclass(frozen=True)

@@ -101,18 +101,24 @@ class ColdStartScorer:
         self.intercept = intercept
         self.horizon_days = horizon_days
         self.version = version
+        # Most features are 0 on most events; a term whose transform maps 0 to 0 then adds
+        # nothing, so the loop skips it without calling the transform.
+        self._loop = tuple(
+            (t.feature, t.weight, t.transform, t.transform(0.0) == 0.0) for t in self.terms
+        )
 
     def score(self, features: dict[str, Any]) -> RiskScore:
         logit = self.intercept
         parts: list[tuple[float, str]] = []
-        for term in self.terms:
-            value = features.get(term.feature)
-            if value is None:
+        get = features.get
+        for feature, weight, transform, zero_to_zero in self._loop:
+            value = get(feature)
+            if value is None or (zero_to_zero and value == 0):
                 continue
-            contribution = term.weight * term.transform(float(value))
+            contribution = weight * transform(float(value))
             if contribution:
                 logit += contribution
-                parts.append((contribution, term.feature))
+                parts.append((contribution, feature))
         probability = 1.0 / (1.0 + math.exp(-logit))
         parts.sort(key=lambda p: (-p[0], p[1]))
         reasons = tuple(

@@ -7,6 +7,7 @@ sentence of their own get a neutral "<name>: <value>" so a trained model's reaso
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 
@@ -18,6 +19,7 @@ def _plural(n: int, word: str, plural: str | None = None) -> str:
     return f"{n} {word if n == 1 else plural or word + 's'}"
 
 
+@lru_cache(maxsize=1024)  # feature names come from a model's (bounded) list
 def _windowed(feature: str) -> tuple[str, int] | None:
     base, _, rest = feature.rpartition("_")
     if rest.endswith("d") and rest[:-1].isdigit():

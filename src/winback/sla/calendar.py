@@ -67,6 +67,8 @@ class Calendar:
     _cache: dict[date, tuple[tuple[datetime, datetime], ...]] = field(
         default_factory=dict, compare=False, repr=False, hash=False
     )
+    # in_timezone()'s calendars, kept so that their own interval caches survive between calls
+    _zones: dict[str, Calendar] = field(default_factory=dict, compare=False, repr=False, hash=False)
 
     @property
     def zone(self) -> ZoneInfo:
@@ -74,8 +76,15 @@ class Calendar:
 
     def in_timezone(self, timezone: str) -> Calendar:
         """The same hours and holidays, observed in another zone (e.g. the customer's)."""
+        known = self._zones.get(timezone)
+        if known is not None:
+            return known
         _zone(timezone, "timezone")
-        return Calendar(timezone, self.always, self.week, self.holidays, self.yearly_holidays)
+        calendar = Calendar(timezone, self.always, self.week, self.holidays, self.yearly_holidays)
+        if len(self._zones) > 1024:
+            self._zones.clear()
+        self._zones[timezone] = calendar
+        return calendar
 
     def is_holiday(self, day: date) -> bool:
         return day in self.holidays or (day.month, day.day) in self.yearly_holidays

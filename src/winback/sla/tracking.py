@@ -37,6 +37,9 @@ def _td(us: int) -> timedelta:
     return timedelta(microseconds=us)
 
 
+_NO_TIME = timedelta(0)
+
+
 @dataclass
 class ClockRun:
     metric: str
@@ -220,20 +223,24 @@ class SlaClock:
         """Every warning, breach and escalation the clocks' current deadlines call for."""
         if self.policy is None or state.paused_since is not None:
             return []
+        # As deadline() computes them, with the target and the paused time looked up once
+        # per clock (this runs for every signal on a case).
+        policy, add = self.policy, self.calendar.add
+        ratio = policy.warning_ratio
         specs = []
         for run in state.clocks.values():
-            due = self.deadline(run)
-            if due is None:
+            target = policy.target(run.metric)
+            if target is None:
                 continue
+            paused = _td(run.paused_business_us) if run.paused_business_us else _NO_TIME
+            due = add(run.started_at, target + paused)
             g = run.generation
-            if self.policy.warning_ratio is not None:
-                warn = self.deadline(run, self.policy.warning_ratio)
-                assert warn is not None
+            if ratio is not None:
+                warn = add(run.started_at, target * ratio + paused)
                 specs.append(TimerSpec(run.metric, "warning", 0, g, warn))
             specs.append(TimerSpec(run.metric, "breach", 0, g, due))
-            for esc in self.policy.escalations:
-                at = self.calendar.add(due, esc.after)
-                specs.append(TimerSpec(run.metric, "escalation", esc.level, g, at))
+            for esc in policy.escalations:
+                specs.append(TimerSpec(run.metric, "escalation", esc.level, g, add(due, esc.after)))
         return specs
 
     # -- what happens to a case ------------------------------------------------------------

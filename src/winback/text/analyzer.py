@@ -67,9 +67,30 @@ class TextAnalyzer:
         self.version = self.lexicon.version if trained is None else trained.version
 
     def analyze(self, text: str) -> TextAnalysis:
+        if self.trained is None:
+            return self._with_lexicon(text)
         return self.analyze_many([text])[0]
 
+    def _with_lexicon(self, text: str) -> TextAnalysis:
+        """:meth:`analyze_many` for one text with the default model alone (the processor's
+        case: one text per event, no lists to build)."""
+        red = redact(text[:MAX_TEXT_CHARS])
+        norm = normalise(red.text)
+        result = self.lexicon.score(red.text, norm)
+        return TextAnalysis(
+            sentiment=result.label,
+            sentiment_score=result.score,
+            category=self.categoriser.categorise(norm),
+            urgency=urgency_cues(norm),
+            language=detect_language(norm),
+            redacted=red.text,
+            model_version=self.version,
+            pii=red.found,
+        )
+
     def analyze_many(self, texts: list[str]) -> list[TextAnalysis]:
+        if self.trained is None:
+            return [self._with_lexicon(t) for t in texts]
         redactions = [redact(t[:MAX_TEXT_CHARS]) for t in texts]
         clean = [r.text for r in redactions]
         norms = [normalise(t) for t in clean]

@@ -270,20 +270,34 @@ class RuleCategoriser:
                 else:
                     self._prefix.setdefault(stripped, []).append(name)
         self._lengths = sorted({len(p) for p in self._prefix})
+        # token -> the categories its keywords count for (one entry per keyword matched): most
+        # words recur, so each is looked up against the keywords once. Bounded: cleared when
+        # full.
+        self._hits: dict[str, tuple[str, ...]] = {}
+
+    def _token_hits(self, token: str) -> tuple[str, ...]:
+        names = list(self._exact.get(token, ()))
+        n = len(token)
+        for k in self._lengths:
+            if k > n:
+                break
+            names.extend(self._prefix.get(token[:k], ()))
+        hits = tuple(names)
+        if len(self._hits) >= _HITS_CACHE_SIZE:
+            self._hits.clear()
+        self._hits[token] = hits
+        return hits
 
     def categorise(self, norm: str) -> str:
         """Category of normalised (lower-case) text."""
         counts: dict[str, int] = {}
-        exact, prefix, lengths = self._exact, self._prefix, self._lengths
+        cache = self._hits
         for token in _TOKEN.findall(norm):
-            for name in exact.get(token, ()):
+            hits = cache.get(token)
+            if hits is None:
+                hits = self._token_hits(token)
+            for name in hits:
                 counts[name] = counts.get(name, 0) + 1
-            n = len(token)
-            for k in lengths:
-                if k > n:
-                    break
-                for name in prefix.get(token[:k], ()):
-                    counts[name] = counts.get(name, 0) + 1
         for phrase, name in self._phrases:
             if phrase in norm:
                 counts[name] = counts.get(name, 0) + norm.count(phrase)
@@ -294,3 +308,4 @@ class RuleCategoriser:
 
 _WORD = re.compile(r"[a-z0-9]+")
 _TOKEN = re.compile(r"[a-z0-9]+")
+_HITS_CACHE_SIZE = 50_000

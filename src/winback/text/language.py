@@ -278,6 +278,20 @@ STOPWORDS: dict[str, frozenset[str]] = {
 }
 _WORD = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)?")
 UNDETERMINED = "und"
+_LANGUAGES = tuple(STOPWORDS)
+
+
+def _languages_of_words() -> dict[str, tuple[int, ...]]:
+    """Each stop word with the languages that list it (by position in STOPWORDS), so a text's
+    words are looked up once rather than once per language."""
+    index: dict[str, tuple[int, ...]] = {}
+    for i, stops in enumerate(STOPWORDS.values()):
+        for word in stops:
+            index[word] = (*index.get(word, ()), i)
+    return index
+
+
+_LANGUAGES_OF = _languages_of_words()
 
 
 def detect_language(norm: str, minimum: int = 2) -> str:
@@ -285,10 +299,13 @@ def detect_language(norm: str, minimum: int = 2) -> str:
     words = _WORD.findall(norm)
     if not words:
         return UNDETERMINED
+    counts = [0] * len(_LANGUAGES)
+    for w in words:
+        for i in _LANGUAGES_OF.get(w, ()):
+            counts[i] += 1
     best, best_n = UNDETERMINED, 0
-    for lang, stops in STOPWORDS.items():
-        n = sum(1 for w in words if w in stops)
-        if n > best_n:
+    for lang, n in zip(_LANGUAGES, counts, strict=True):
+        if n > best_n:  # the first language listed wins a tie
             best, best_n = lang, n
     if best_n < minimum and not (best_n == 1 and len(words) <= 6):
         return UNDETERMINED

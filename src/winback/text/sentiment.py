@@ -113,6 +113,10 @@ class LinearLayer:
         # The same weights split by kind, so scoring looks words and pairs up without building
         # feature names: unigrams by word, bigrams by first word then second.
         self._lex = {f: w for f, w in self.weights.items() if f.startswith("lex:")}
+        # The evidence features that have weights, by position in _LEX_FEATURES (their order).
+        self._lex_terms = tuple(
+            (i, self._lex[name]) for i, name in enumerate(_LEX_FEATURES) if name in self._lex
+        )
         self._uni = {f[2:]: w for f, w in self.weights.items() if f.startswith("w:")}
         self._bi: dict[str, dict[str, tuple[float, ...]]] = {}
         for f, w in self.weights.items():
@@ -141,9 +145,10 @@ class LinearLayer:
                             l0 += w[0]
                             l1 += w[1]
                             l2 += w[2]
-        for name, value in _evidence_features(ev).items():
-            w = self._lex.get(name)
-            if w is not None and value:
+        values = _evidence_values(ev)
+        for i, w in self._lex_terms:
+            value = values[i]
+            if value:
                 l0 += w[0] * value
                 l1 += w[1] * value
                 l2 += w[2] * value
@@ -154,16 +159,32 @@ class LinearLayer:
         return {c0: e0 / total, c1: e1 / total, c2: e2 / total}
 
 
+_LEX_FEATURES = (
+    "lex:score",
+    "lex:complaint",
+    "lex:praise",
+    "lex:polite",
+    "lex:question",
+    "lex:exclaim",
+    "lex:nohit",
+)
+
+
+def _evidence_values(ev: Evidence) -> tuple[float, ...]:
+    """The lexicon's evidence as the linear layer's features, in :data:`_LEX_FEATURES` order."""
+    return (
+        ev.score,
+        min(-ev.complaint, 8.0) / 4.0,
+        min(ev.praise + ev.positive, 8.0) / 4.0,
+        min(ev.polite, 8.0) / 4.0,
+        1.0 if ev.question else 0.0,
+        min(ev.exclaims, 3) / 3.0,
+        1.0 if ev.hits == 0 else 0.0,
+    )
+
+
 def _evidence_features(ev: Evidence) -> dict[str, float]:
-    return {
-        "lex:score": ev.score,
-        "lex:complaint": min(-ev.complaint, 8.0) / 4.0,
-        "lex:praise": min(ev.praise + ev.positive, 8.0) / 4.0,
-        "lex:polite": min(ev.polite, 8.0) / 4.0,
-        "lex:question": 1.0 if ev.question else 0.0,
-        "lex:exclaim": min(ev.exclaims, 3) / 3.0,
-        "lex:nohit": 1.0 if ev.hits == 0 else 0.0,
-    }
+    return dict(zip(_LEX_FEATURES, _evidence_values(ev), strict=True))
 
 
 def features(ev: Evidence, ngrams: int = 2) -> dict[str, float]:
@@ -237,7 +258,7 @@ class LexiconSentiment:
         # Matched phrases are cut out of ``rest`` (their words are not counted twice); without
         # a match the text's own tokens serve.
         toks = tokens(rest) if hits else list(all_tokens)
-        but = max((i for i, t in enumerate(toks) if t == "but"), default=-1)
+        but = len(toks) - 1 - toks[::-1].index("but") if "but" in toks else -1  # the last
         lexicon, negators = self._lexicon, self._negators
         exclaims = 0
         for i, tok in enumerate(toks):

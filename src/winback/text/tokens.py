@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 _URL = re.compile(r"https?://\S+|www\.\S+")
+_HANDLE = re.compile(r"@\w+")
 _MENTION = re.compile(r"[@#](\w+)")
 # Emoticons, matched on lower-cased text (":D" is ":d"): eyes, optional nose, mouth; a few more.
 EMOTICON = r"(?:>?[:;=]'?-?[()\[\]dp/\\|*@]|<3|</3|-_-|\^_\^|xd)(?![a-z0-9])"
@@ -18,7 +19,7 @@ _APOS = str.maketrans({"\u2019": "'", "\u2018": "'", "`": "'"})
 def normalise(text: str) -> str:
     """Lower-case, straight apostrophes, URLs dropped, @handles dropped, #tags as words."""
     text = _URL.sub(" ", text.translate(_APOS))
-    text = re.sub(r"@\w+", " ", text)
+    text = _HANDLE.sub(" ", text)
     return _MENTION.sub(r"\1", text).lower()
 
 

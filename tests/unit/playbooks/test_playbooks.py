@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from winback.playbooks.loader import (
     References,
     check_references,
     default_playbooks,
+    event_types,
     load_playbooks,
     parse_playbook,
 )
@@ -157,6 +159,47 @@ def test_high_value_negative_and_risk_jump_and_repeated_complaints() -> None:
 @pytest.mark.parametrize("event_type", EVENT_TYPES)
 def test_every_event_type_evaluates_without_text_or_risk(event_type: str) -> None:
     evaluate(DEFAULTS, Facts(event(event_type)))
+
+
+# -- skipping rules by event type ---------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("when", "types"),
+    [
+        ({"event.type": "complaint", "text.sentiment": "negative"}, {"complaint"}),
+        ({"event.type": ["message", "review"]}, {"message", "review"}),
+        ({"event.type": {"in": ["message", "review"], "eq": "review"}}, {"review"}),
+        ({"event.type": {"ne": "usage"}}, None),  # does not narrow: evaluated for every type
+        ({"event.type": {"contains": "ticket"}}, None),
+        ({"event.type": 3}, set()),  # no event type equals a number
+        ({"any": [{"event.type": "complaint"}, {"text.sentiment": "negative"}]}, None),
+        ({"not": {"event.type": "usage"}}, None),
+        ({"risk.jumped": True}, None),
+    ],
+)
+def test_a_rule_is_narrowed_to_the_event_types_its_condition_demands(
+    when: dict[str, Any], types: set[str] | None
+) -> None:
+    assert event_types(when) == (None if types is None else frozenset(types))
+
+
+def test_skipping_rules_by_event_type_changes_no_outcome() -> None:
+    """The defaults with and without the event-type shortcut, on every event type with and
+    without text, risk, a valuable customer and an open case."""
+    unguarded = PlaybookSet(
+        tuple(
+            replace(b, rules=tuple(replace(r, event_types=None) for r in b.rules))
+            for b in DEFAULTS.playbooks
+        )
+    )
+    assert any(r.event_types for b in DEFAULTS.playbooks for r in b.rules)
+    for event_type in EVENT_TYPES:
+        for facts in (
+            Facts(event(event_type, score={"kind": "nps", "value": 2})),
+            Facts(event(event_type), text=text("negative", "billing", "repeat_contact")),
+            Facts(event(event_type), text("positive"), risk(0.9, True, complaints_30d=3)),
+            Facts(event(event_type), text(), customer=customer(5000), case=open_case()),
+        ):
+            assert evaluate(DEFAULTS, facts) == evaluate(unguarded, facts)
 
 
 # -- conditions and merging -------------------------------------------------------------------

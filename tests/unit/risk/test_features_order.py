@@ -105,7 +105,7 @@ def test_the_size_cap_keeps_the_same_signals_whatever_the_order(
     history: tuple[list[tuple[Event, Any]], list[tuple[Event, Any]]], cap: int
 ) -> None:
     in_order, shuffled = history
-    with mock.patch("winback.customers.features.MAX_SIGNALS", cap):
+    with mock.patch("winback.customers.feature_state.MAX_SIGNALS", cap):
         a, b = state_of(in_order), state_of(shuffled)
     assert len(b.signals) <= cap
     assert a == b

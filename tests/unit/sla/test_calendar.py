@@ -14,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from winback.sla import CalendarError, load_calendar
+from winback.sla.calendar import Calendar
 
 BERLIN = ZoneInfo("Europe/Berlin")
 NEW_YORK = ZoneInfo("America/New_York")
@@ -298,3 +299,15 @@ def test_business_time_never_exceeds_wall_time_around_dst_changes(
 ) -> None:
     a, b_ = min(a, b_), max(a, b_)
     assert timedelta(0) <= cal.between(a, b_) <= b_ - a  # type: ignore[attr-defined]
+
+
+def test_a_calendar_observed_in_another_zone_is_built_once_per_zone() -> None:
+    office = load_calendar({"timezone": "Europe/Berlin", "hours": {"mon-fri": ["09:00-17:00"]}})
+    tokyo = office.in_timezone("Asia/Tokyo")
+    assert tokyo == Calendar("Asia/Tokyo", False, office.week)
+    assert office.in_timezone("Asia/Tokyo") is tokyo  # its cached intervals are kept
+    assert office.in_timezone("America/New_York").timezone == "America/New_York"
+    with pytest.raises(CalendarError):
+        office.in_timezone("Mars/Olympus_Mons")
+    with pytest.raises(CalendarError):
+        office.in_timezone("Mars/Olympus_Mons")  # an unknown zone is refused every time

@@ -205,3 +205,28 @@ def test_the_state_survives_a_round_trip_through_its_json_document() -> None:
     )
     again = SlaState.from_doc(state.to_doc())
     assert again == state
+
+
+def test_timers_are_the_deadlines_warnings_and_escalations_of_every_running_clock() -> None:
+    engine = config()
+    state = open_case(engine, b(2026, 11, 27, 11, 0))
+    engine.update(
+        state, FACTS, "waiting_on_customer", b(2026, 11, 27, 11, 30), SlaUpdate(status_changed=True)
+    )
+    engine.update(state, FACTS, "open", b(2026, 11, 30, 10, 15), SlaUpdate(status_changed=True))
+    clock = engine.clock(state)
+    assert all(run.paused_business_us for run in state.clocks.values())  # deadlines moved
+    expected = set()
+    for run in state.clocks.values():
+        deadline = clock.deadline(run)
+        warning = clock.deadline(run, 0.5)
+        assert deadline is not None
+        assert warning is not None
+        expected |= {
+            (run.metric, "warning", 0, warning),
+            (run.metric, "breach", 0, deadline),
+            (run.metric, "escalation", 1, clock.calendar.add(deadline, H)),
+        }
+    timers = clock.timers(state)
+    assert {(t.metric, t.kind, t.level, t.due_at) for t in timers} == expected
+    assert len(timers) == len(expected) == 6

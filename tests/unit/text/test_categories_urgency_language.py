@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
 
 import pytest
@@ -9,6 +11,8 @@ import pytest
 from winback.text import Taxonomy, TextAnalyzer, analyze
 from winback.text.categories import load_taxonomy
 from winback.text.language import detect_language
+from winback.text.tokens import normalise
+from winback.text.urgency import _B, _E, ANY_CUE, CUE_PATTERNS, CUES
 
 
 @pytest.mark.parametrize(
@@ -91,3 +95,28 @@ def test_urgency_cues(text: str, cues: set[str]) -> None:
 )
 def test_language(text: str, language: str) -> None:
     assert detect_language(text.lower()) == language
+
+
+def test_urgency_patterns_match_exactly_where_their_phrases_do() -> None:
+    """Each cue's pattern (the word boundaries written once around its alternatives) and the
+    any-cue pattern find a match in exactly the texts where one of the phrases, each with its
+    own boundaries, does: on the service messages and on texts made to hit every cue."""
+    corpus = Path(__file__).resolve().parents[3] / "data" / "service-messages"
+    texts = [
+        json.loads(line)["text"]
+        for path in sorted(corpus.glob("*.jsonl"))
+        for line in path.read_text(encoding="utf-8").splitlines()
+    ]
+    texts += [
+        "I'm cancelling my subscription, my lawyer says this is the third time",
+        "she's 85 years old and cannot afford this",
+        "unsure: ombudsmanship, resue, 2nd timer, dotcom",  # inside longer words: no cue
+    ]
+    norms = [normalise(t) for t in texts]
+    for name, patterns in CUE_PATTERNS.items():
+        one_by_one = re.compile("|".join(_B + p + _E for p in patterns))
+        hits = [n for n in norms if one_by_one.search(n)]
+        assert hits, name
+        assert [n for n in norms if CUES[name].search(n)] == hits
+    every = re.compile("|".join(_B + p + _E for ps in CUE_PATTERNS.values() for p in ps))
+    assert [bool(ANY_CUE.search(n)) for n in norms] == [bool(every.search(n)) for n in norms]
