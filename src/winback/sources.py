@@ -71,6 +71,12 @@ class Source(Generic[T]):
         """A source that never changes (tests, tools)."""
         return cls(name, lambda: value, ())
 
+    @classmethod
+    def of(cls, name: str, value: Source[T] | T) -> Source[T]:
+        """``value`` itself when it is a source, else a fixed source of it (for readers that
+        take either: the runtime passes sources, tests and tools plain values)."""
+        return value if isinstance(value, Source) else cls.fixed(name, value)
+
     @property
     def version(self) -> int:
         """How many times a value was loaded (1 at start)."""

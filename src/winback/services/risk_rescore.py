@@ -152,7 +152,7 @@ class RiskRescorer:
             raise ValueError("the re-score interval must be positive (0 turns the worker off)")
         self._engine = engine
         self._clock = clock
-        self._source = scorer if isinstance(scorer, Source) else Source.fixed("churn", scorer)
+        self._source = Source.of("churn model", scorer)
         self.interval = timedelta(seconds=interval_seconds)
         self.jump_delta = jump_delta
         self.jump_min = jump_min

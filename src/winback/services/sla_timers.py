@@ -95,7 +95,7 @@ class TimerService:
     ) -> None:
         self._engine = engine
         self._clock = clock
-        self._source = sla if isinstance(sla, Source) else Source.fixed("sla", sla)
+        self._source = Source.of("sla", sla)
         self._poll = poll_seconds
         self._batch = batch_size
         self._wake = threading.Event()

@@ -27,6 +27,8 @@ from winback.errors import StateChanged
 from winback.store.outbox import write_effects
 from winback.store.tables import case_timeline, cases
 
+# The case's plan: what the playbooks chose, written when it opens and whenever it changes.
+_PLAN = ("team", "sla_policy", "channel", "incident", "remedies", "handoff", "automated")
 # Every column a writer may change after the case was opened.
 MUTABLE = (
     "status",
@@ -41,14 +43,9 @@ MUTABLE = (
     "root_cause",
     "reopen_count",
     "updated_at",
-    "team",
-    "sla_policy",
-    "channel",
-    "incident",
-    "remedies",
-    "handoff",
-    "automated",
+    *_PLAN,
 )
+# What a new case is inserted with (the rest take their defaults).
 INSERTED = (
     "customer_id",
     "status",
@@ -62,13 +59,7 @@ INSERTED = (
     "decided_by",
     "severity",
     "owner",
-    "team",
-    "sla_policy",
-    "channel",
-    "incident",
-    "remedies",
-    "handoff",
-    "automated",
+    *_PLAN,
 )
 
 

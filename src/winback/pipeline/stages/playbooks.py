@@ -50,9 +50,7 @@ class PlaybookStage:
     name = "playbooks"
 
     def __init__(self, playbooks: Source[PlaybookSet] | PlaybookSet) -> None:
-        self._playbooks = (
-            playbooks if isinstance(playbooks, Source) else Source.fixed("playbooks", playbooks)
-        )
+        self._playbooks = Source.of("playbooks", playbooks)
 
     @property
     def playbooks(self) -> PlaybookSet:

@@ -69,7 +69,7 @@ class RiskStage:
         jump_min: float = DEFAULT_JUMP_MIN,
     ) -> None:
         scorer = scorer or ColdStartScorer()
-        self._scorer = scorer if isinstance(scorer, Source) else Source.fixed("churn model", scorer)
+        self._scorer = Source.of("churn model", scorer)
         self.jump_delta = jump_delta
         self.jump_min = jump_min
 

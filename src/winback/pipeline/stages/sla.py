@@ -24,7 +24,7 @@ class SlaStage:
     def __init__(self, engine: Source[SlaEngine] | SlaEngine | None = None) -> None:
         if engine is None:
             engine = SlaEngine(parse_sla(None, "built-in defaults"))
-        self._engine = engine if isinstance(engine, Source) else Source.fixed("sla", engine)
+        self._engine = Source.of("sla", engine)
 
     @property
     def engine(self) -> SlaEngine:

@@ -25,9 +25,7 @@ class TextStage:
     def __init__(self, analyzer: Source[TextAnalyzer] | TextAnalyzer | None = None) -> None:
         if analyzer is None:
             analyzer = default_analyzer()
-        self._analyzer = (
-            analyzer if isinstance(analyzer, Source) else Source.fixed("text model", analyzer)
-        )
+        self._analyzer = Source.of("text model", analyzer)
 
     @property
     def analyzer(self) -> TextAnalyzer:
