@@ -117,8 +117,9 @@ def apply_to_state(state: FeatureState, event: Event, text: Any = None) -> Featu
 def record_sla_breach(state: FeatureState, key: str, at: datetime) -> FeatureState:
     """The SLA hook: record that the customer suffered a breach (``key`` makes it idempotent).
 
-    The SLA stage (issue 6) calls this (through the risk stage, see ``docs/risk.md``) for every
-    breach of a promise made to the customer; ``sla_breaches_{7,30,90}d`` count them.
+    The risk stage calls this for every breach in the SLA state of the customer's cases (see
+    ``docs/risk.md``): each a promise broken to the customer; ``sla_breaches_{7,30,90}d`` count
+    them.
     """
     ts = epoch(at)
     _add_signal(state, f"sla:{key}", Signal(ts, (SLA_BREACH,)))
