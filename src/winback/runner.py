@@ -13,6 +13,7 @@ routing worker run beside it as threads of the same process (``WINBACK_SLA_TIMER
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 import multiprocessing
 import os
@@ -49,6 +50,11 @@ def run_processor(
     configure_logging(settings.log_level)
     engine = make_store_engine(settings)
     workers = build_workers(settings, engine, stop, sources=build_sources(settings), wake=wake)
+    # Everything built so far (models, lexicons, compiled playbooks) lives as long as the
+    # process: move it out of the collector's sight, so collections only walk what a batch
+    # makes (measured: about half the collector's CPU per event, bench/processor_cost.py --gc).
+    gc.collect()
+    gc.freeze()
     processor, others = workers[0], workers[1:]
     try:
         for worker in others:
