@@ -25,6 +25,7 @@ TABLES = {
     "customer_risk",
     "remedy_grants",  # issue 7
     "routing_agents",
+    "audit_log",
 }
 
 

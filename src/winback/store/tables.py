@@ -284,3 +284,35 @@ routing_agents = sa.Table(
     sa.Column("status_since", UTCDateTime(), nullable=False),
     sa.Column("updated_at", UTCDateTime(), nullable=False),
 )
+
+# -- the audit trail (migration 0010) ---------------------------------------------------------
+# One hash-chained record per mutation (winback.store.audit): ``seq`` is gapless and assigned
+# under the chain's lock (the primary key, so the chain cannot fork); the JSON parts are the
+# canonical text that was hashed; the personal part (``personal``) is covered by the chain only
+# through ``personal_digest``, so an erasure can remove it (``scrubbed_by``: the scrub record).
+audit_log = sa.Table(
+    "audit_log",
+    metadata,
+    sa.Column("seq", sa.BigInteger(), primary_key=True, autoincrement=False),
+    sa.Column("at", UTCDateTime(), nullable=False),
+    sa.Column("actor", sa.String(200), nullable=False),
+    sa.Column("credential", sa.String(200), nullable=False),
+    sa.Column("action", sa.String(64), nullable=False),
+    sa.Column("subject_type", sa.String(64), nullable=False),
+    sa.Column("subject_id", sa.String(200)),
+    sa.Column("before", sa.Text()),
+    sa.Column("after", sa.Text()),
+    sa.Column("details", sa.Text()),
+    sa.Column("customer_id", sa.String(200)),
+    sa.Column("personal", sa.Text()),
+    sa.Column("personal_digest", sa.String(64)),
+    sa.Column("scrubbed_by", sa.BigInteger()),
+    sa.Column("prev_hash", sa.String(64), nullable=False),
+    sa.Column("hash", sa.String(64), nullable=False),
+    sa.Index("ix_audit_log_actor_seq", "actor", "seq"),
+    sa.Index("ix_audit_log_action_seq", "action", "seq"),
+    sa.Index("ix_audit_log_subject_seq", "subject_type", "subject_id", "seq"),
+    sa.Index("ix_audit_log_customer_id_seq", "customer_id", "seq"),
+    sa.Index("ix_audit_log_at", "at"),
+    sa.Index("ix_audit_log_scrubbed_by", "scrubbed_by"),
+)
