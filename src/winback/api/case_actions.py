@@ -126,6 +126,7 @@ def act_on_case(
             body.actor,
             params,
             key,
+            credential="api",
         )
     else:
         result = perform_action(
@@ -137,6 +138,7 @@ def act_on_case(
             body.actor,
             params,
             key,
+            credential="api",
         )
     return CaseActionRead(
         case=CaseRead(**result.case), entries=result.entries, replayed=result.replayed

@@ -43,7 +43,16 @@ def list_agents(container: RuntimeDep) -> dict[str, Any]:
 )
 def put_agent(agent_id: AgentId, body: AgentIn, container: RuntimeDep) -> dict[str, Any]:
     spec = body.model_dump(exclude={"status"}, exclude_none=True)
-    save_agent(container.engine, container.clock, agent_id, spec, body.status)
+    # No route knows its caller yet: the audit record says so (actor "anonymous").
+    save_agent(
+        container.engine,
+        container.clock,
+        agent_id,
+        spec,
+        body.status,
+        actor="anonymous",
+        credential="api",
+    )
     return roster(container.engine, container.sources.routing.get())[agent_id].as_dict()
 
 

@@ -245,3 +245,34 @@ class Readiness(BaseModel):
         description="Configuration files that do not load, with the error; the last good "
         "version stays in force, so this does not make the process unready.",
     )
+
+
+class AuditRecordRead(BaseModel):
+    """One audit record (``GET /v1/audit``; see docs/audit.md)."""
+
+    seq: int = Field(description="Position in the chain: gapless, in commit order.")
+    at: datetime
+    actor: str = Field(description="Who acted, e.g. user:ana, system:winback.")
+    credential: str = Field(description="What proved it: session, key:<id>, cli, system, api.")
+    action: str = Field(description="e.g. case.assign, remedy.approve, roster.update.")
+    subject_type: str
+    subject_id: str | None
+    customer_id: str | None = Field(
+        description="The customer the record concerns (a pseudonym once erased)."
+    )
+    before: dict[str, Any] | None = Field(description="The changed fields before.")
+    after: dict[str, Any] | None = Field(description="The changed fields after.")
+    details: dict[str, Any] | None
+    personal: dict[str, Any] | None = Field(
+        description="Free text that may name people (removed when the customer is erased)."
+    )
+    scrubbed: bool = Field(description="Its personal part was removed by an erasure.")
+    prev_hash: str
+    hash: str
+
+
+class AuditPage(BaseModel):
+    items: list[AuditRecordRead]
+    next_cursor: int | None = Field(
+        description="Pass as `cursor` for the next page (a sequence number); null at the end."
+    )

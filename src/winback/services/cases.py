@@ -10,6 +10,12 @@ transaction.
 An action carrying an idempotency key is remembered with its answer: the same key and request
 again returns the first answer and changes nothing; the same key with a different request is a
 conflict (:class:`~winback.errors.IdempotencyKeyReused`).
+
+Every action that changes a case appends an audit record (:mod:`winback.store.audit`) in the
+same transaction: ``case.<action>``, who (``actor``) through which credential (``credential``),
+and the case's status, owner and priority before and after (only those that changed). A
+replayed request answers from ``case_actions`` before anything is applied, so it writes no
+second record.
 """
 
 from __future__ import annotations
@@ -30,10 +36,14 @@ from winback.cases.transitions import Change
 from winback.clock import Clock
 from winback.errors import AnotherOpenCase, CaseNotFound
 from winback.sla.engine import SlaEngine, SlaUpdate, facts_for
+from winback.store import audit
 from winback.store.actions import remember_action, replay_action
 from winback.store.cases import case_doc, lock_cases, write_changes
 from winback.store.engine import write_connection
 from winback.store.sla_store import customer_facts, load_sla_states, write_sla
+
+#: The case fields an audit record compares before and after an action.
+AUDITED_FIELDS = ("status", "owner", "priority")
 
 
 @dataclass
@@ -90,6 +100,39 @@ def keyed_case_action(
         return result
 
 
+def case_fields(case: RecoveryCase) -> dict[str, Any]:
+    return {name: getattr(case, name) for name in AUDITED_FIELDS}
+
+
+def audit_case_action(
+    conn: Connection,
+    case: RecoveryCase,
+    action: str,
+    actor: str,
+    credential: str,
+    before: Mapping[str, Any],
+    params: Mapping[str, Any],
+    now: datetime,
+) -> None:
+    """The audit record of one case action (the customer and a free-text reason go to the
+    record's personal part, which an erasure removes)."""
+    reason = params.get("reason")
+    audit.record(
+        conn,
+        actor=actor,
+        credential=credential,
+        action=f"case.{action}",
+        subject_type="case",
+        subject_id=case.id,
+        before=before,
+        after=case_fields(case),
+        details={"version": case.version},
+        customer=case.customer_id,
+        personal={"reason": reason} if isinstance(reason, str) and reason else None,
+        at=now,
+    )
+
+
 def persist(conn: Connection, change: Change, read_version: int, now: datetime) -> Change:
     """Write one change of a locked case: each entry gets the stable ``ref`` of this write
     (the case's new version) unless it has one, so its outbox key names this very change."""
@@ -133,8 +176,11 @@ def perform_action(
     actor: str,
     params: Mapping[str, Any],
     idempotency_key: str | None = None,
+    *,
+    credential: str = "api",
 ) -> ActionResult:
-    """Apply one lifecycle action to a case, its timeline, its SLA clocks and the outbox.
+    """Apply one lifecycle action to a case, its timeline, its SLA clocks, the outbox and the
+    audit trail (``credential``: which credential proved ``actor``, e.g. ``session``).
 
     Raises an :class:`~winback.errors.WinbackError` (nothing changed): ``InvalidAction``,
     ``IllegalTransition``, ``CaseNotFound``, ``AnotherOpenCase``, ``IdempotencyKeyReused``.
@@ -142,12 +188,14 @@ def perform_action(
 
     def apply(conn: Connection, case: RecoveryCase, now: datetime) -> list[TimelineEntry]:
         read_version = case.version
+        before = case_fields(case)
         change = apply_action(case, action, actor, params, now)
         if not change.changed:
             return change.entries
         persist(conn, change, read_version, now)
         if change.clock is not None:
             track_sla(conn, sla, case, change.clock, now)
+        audit_case_action(conn, case, action, actor, credential, before, params, now)
         return change.entries
 
     return keyed_case_action(engine, clock, case_id, action, actor, params, idempotency_key, apply)

@@ -12,6 +12,10 @@ requester's limit the grant waits for approval by the right role
 (``remedy.approval_requested``); refused requests change nothing. Every writer of grants takes
 the budget lock first (:func:`winback.store.remedy_store.lock_budget`), so limits across cases
 hold with any number of processes.
+
+Each applied, requested, approved or rejected remedy appends an audit record
+(``remedy.apply``, ``remedy.approve``, ``remedy.reject``; :mod:`winback.store.audit`) in the
+same transaction, with the grant, the amount and the decision; a replayed request writes none.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ from winback.remedies.catalogue import Catalogue
 from winback.remedies.policy import APPLY, APPROVAL, decide
 from winback.remedies.recommend import recommend
 from winback.services.cases import ActionResult, keyed_case_action, persist
+from winback.store import audit
 from winback.store.cases import get_case
 from winback.store.remedy_store import (
     case_profile,
@@ -91,8 +96,11 @@ def perform_remedy_action(
     actor: str,
     params: Mapping[str, Any],
     idempotency_key: str | None,
+    *,
+    credential: str = "api",
 ) -> ActionResult:
-    """Apply ``apply_remedy`` / ``approve`` / ``reject``; raises like ``perform_action``."""
+    """Apply ``apply_remedy`` / ``approve`` / ``reject``; raises like ``perform_action``.
+    ``credential``: which credential proved ``actor`` (the audit record names it)."""
     if action not in REMEDY_ACTIONS:
         raise InvalidAction(f"unknown remedy action {action!r}")
     if action == "apply_remedy" and not idempotency_key:
@@ -110,9 +118,67 @@ def perform_remedy_action(
             change = _apply(conn, catalogue, case, actor, role, params, idempotency_key, now)
         else:
             change = _decide(conn, catalogue, case, action, actor, role, params, now)
-        return persist(conn, change, read_version, now).entries
+        entries = persist(conn, change, read_version, now).entries
+        _audit(conn, case, action, actor, credential, entries[0], params, now)
+        return entries
 
     return keyed_case_action(engine, clock, case_id, action, actor, params, idempotency_key, apply)
+
+
+_AUDIT_ACTIONS = {
+    "apply_remedy": "remedy.apply",
+    "approve": "remedy.approve",
+    "reject": "remedy.reject",
+}
+_DECISIONS = {
+    "remedy.applied": "applied",
+    "remedy.approval_requested": "pending_approval",
+    "remedy.approved": "applied",
+    "remedy.rejected": "rejected",
+}
+
+
+def _audit(
+    conn: Connection,
+    case: RecoveryCase,
+    action: str,
+    actor: str,
+    credential: str,
+    entry: TimelineEntry,
+    params: Mapping[str, Any],
+    now: datetime,
+) -> None:
+    """The audit record of a remedy action: the grant, its amount, the role and the decision
+    (the customer and a free-text reason in the record's personal part)."""
+    data = entry.data
+    decision = _DECISIONS[entry.kind]
+    details = {
+        "case_id": case.id,
+        "remedy": data["remedy"],
+        "amount": data["amount"],
+        "currency": data["currency"],
+        "role": data["role"],
+        "decision": decision,
+    }
+    if "policy" in data:
+        details["policy"] = data["policy"]
+    if data.get("approver_role"):
+        details["approver_role"] = data["approver_role"]
+    reason = _text(params.get("reason"))
+    audit.record(
+        conn,
+        actor=actor,
+        credential=credential,
+        action=_AUDIT_ACTIONS[action],
+        subject_type="remedy_grant",
+        subject_id=str(data["grant_id"]),
+        before=None if action == "apply_remedy" else {"status": "pending_approval"},
+        after={"status": decision},
+        details=details,
+        customer=case.customer_id,
+        personal={"reason": reason} if reason else None,
+        at=now,
+    )
 
 
 def _amount(params: Mapping[str, Any]) -> float | None:

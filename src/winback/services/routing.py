@@ -22,25 +22,58 @@ from sqlalchemy.engine import Engine
 
 from winback.clock import Clock
 from winback.errors import InvalidInput, WinbackError
+from winback.identity import SYSTEM
 from winback.routing.config import RoutingConfig
 from winback.routing.engine import Router, fairness
 from winback.routing.model import AVAILABILITY, Agent
 from winback.services.cases import perform_action
 from winback.sla.engine import SlaEngine
+from winback.store import audit
 from winback.store.engine import write_connection
-from winback.store.routing_store import case_requests, has_agents, load_agents, upsert_agent
+from winback.store.routing_store import (
+    agent_state,
+    case_requests,
+    has_agents,
+    load_agents,
+    upsert_agent,
+)
 
 ROUTER_ACTOR = "winback:routing"
 
 
 def save_agent(
-    engine: Engine, clock: Clock, agent_id: str, spec: Mapping[str, Any], status: str | None
+    engine: Engine,
+    clock: Clock,
+    agent_id: str,
+    spec: Mapping[str, Any],
+    status: str | None,
+    *,
+    actor: str,
+    credential: str = "api",
 ) -> None:
-    """Create or change an agent (``spec``: any of name, teams, skills, capacity, tier)."""
+    """Create or change an agent (``spec``: any of name, teams, skills, capacity, tier); the
+    change is audited (``roster.update``, the fields before and after) in its transaction."""
     if status is not None and status not in AVAILABILITY:
         raise InvalidInput(f"status: one of {', '.join(AVAILABILITY)}", field="status")
     with write_connection(engine) as conn, conn.begin():
-        upsert_agent(conn, agent_id, spec, status, clock.now())
+        now = clock.now()
+        before = agent_state(conn, agent_id)
+        upsert_agent(conn, agent_id, spec, status, now)
+        after = agent_state(conn, agent_id) or {}
+        if before == after:
+            return  # nothing changed: nothing to audit
+        audit.record(
+            conn,
+            actor=actor,
+            credential=credential,
+            action="roster.update",
+            subject_type="agent",
+            subject_id=agent_id,
+            before=dict.fromkeys(after) if before is None else before,
+            after=after,
+            details={"created": before is None},
+            at=now,
+        )
 
 
 def roster(engine: Engine, config: RoutingConfig) -> dict[str, Agent]:
@@ -91,6 +124,7 @@ def run_routing(
                 "assign",
                 ROUTER_ACTOR,
                 {"owner": a.agent_id, "reason": f"routing: {a.reason}"},
+                credential=SYSTEM.credential,
             )
         except WinbackError as exc:  # the case moved on meanwhile
             skipped.append({"case_id": a.case_id, "reason": exc.message})

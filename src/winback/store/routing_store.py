@@ -43,6 +43,16 @@ def load_agents(conn: Connection, config: RoutingConfig) -> dict[str, Agent]:
     return agents
 
 
+def agent_state(conn: Connection, agent_id: str) -> dict[str, Any] | None:
+    """An API-managed agent's spec and availability, or None (for the audit trail)."""
+    row = conn.execute(
+        sa.select(routing_agents.c.spec, routing_agents.c.status).where(
+            routing_agents.c.id == agent_id
+        )
+    ).first()
+    return None if row is None else {**(row.spec or {}), "status": row.status}
+
+
 def upsert_agent(
     conn: Connection, agent_id: str, spec: Mapping[str, Any], status: str | None, now: datetime
 ) -> None:

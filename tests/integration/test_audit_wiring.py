@@ -1,0 +1,206 @@
+"""Every mutation the services make today leaves one audit record, written in its transaction,
+read back through ``GET /v1/audit`` (SQLite and PostgreSQL): case actions, remedies, roster
+changes and routing; a replayed or refused request leaves none."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from fastapi.testclient import TestClient
+from sqlalchemy.engine import Engine
+
+from winback.api.app import create_app
+from winback.bootstrap import build_runtime, build_stages
+from winback.clock import FrozenClock
+from winback.config import load_settings
+from winback.pipeline.processor import Processor
+from winback.store.audit import verify
+from winback.store.tables import audit_log, cases
+
+from .support import body, count, log_events, rows
+
+LATE = "My parcel is late again and nobody answers. This is terrible service."
+
+
+@pytest.fixture
+def config_dir(tmp_path: Path) -> Path:
+    directory = tmp_path / "config"
+    directory.mkdir()
+    (directory / "agents.yaml").write_text("agents:\n  ana: {languages: [en], capacity: 2}\n")
+    return directory
+
+
+@pytest.fixture
+def client(
+    engine: Engine, frozen_clock: FrozenClock, config_dir: Path, tmp_path: Path
+) -> Iterator[TestClient]:
+    settings = load_settings(
+        database_url=str(engine.url.render_as_string(hide_password=False)),
+        config_dir=config_dir,
+        models_dir=tmp_path / "models",
+        config_check_seconds=1e-6,
+    )
+    container = build_runtime(settings, frozen_clock)
+    container.engine.dispose()
+    container.engine = engine
+    with TestClient(create_app(container)) as test_client:
+        yield test_client
+
+
+def open_case(engine: Engine, clock: FrozenClock, config_dir: Path, tmp_path: Path) -> int:
+    log_events(engine, clock.now(), body("e1", "complaint", "cus-9", text=LATE))
+    settings = load_settings(config_dir=config_dir, models_dir=tmp_path / "models")
+    Processor(engine, build_stages(settings), clock).run_until_idle()
+    [row] = rows(engine, sa.select(cases.c.id).where(cases.c.customer_id == "cus-9"))
+    return int(row.id)
+
+
+def act(client: TestClient, case_id: int, key: str | None = None, **fields: Any) -> Any:
+    headers = {} if key is None else {"Idempotency-Key": key}
+    return client.post(f"/v1/cases/{case_id}/actions", json=fields, headers=headers)
+
+
+def audit(client: TestClient, **query: Any) -> list[dict[str, Any]]:
+    reply = client.get("/v1/audit", params=query)
+    assert reply.status_code == 200, reply.text
+    items: list[dict[str, Any]] = reply.json()["items"]
+    return items
+
+
+def chain_ok(engine: Engine) -> bool:
+    with engine.connect() as conn:
+        return verify(conn).ok
+
+
+def test_case_actions_are_audited_once_with_what_changed(
+    client: TestClient, engine: Engine, frozen_clock: FrozenClock, config_dir: Path, tmp_path: Path
+) -> None:
+    case_id = open_case(engine, frozen_clock, config_dir, tmp_path)
+    assert count(engine, audit_log) == 0  # the processor's own changes are not agents' actions
+    frozen_clock.advance(timedelta(minutes=1))
+    assert act(client, case_id, "a1", action="acknowledge", actor="agent:ana").status_code == 200
+    assign = {"action": "assign", "actor": "lead:li", "owner": "ana", "reason": "cus-9 is VIP"}
+    assert act(client, case_id, "a2", **assign).status_code == 200
+    replay = act(client, case_id, "a2", **assign)
+    assert replay.json()["replayed"] is True
+    refused = act(client, case_id, "a3", action="resolve", actor="agent:ana")  # no outcome
+    assert refused.status_code == 422
+    assert act(client, case_id, None, action="note", actor="agent:ana", text="x").status_code == 200
+
+    records = audit(client, order="asc")
+    assert [r["action"] for r in records] == ["case.acknowledge", "case.assign", "case.note"]
+    ack, assigned, note = records
+    assert ack["before"] == {"status": "new"}
+    assert ack["after"] == {"status": "acknowledged"}
+    assert ack["credential"] == "api"
+    assert ack["subject_type"] == "case"
+    assert ack["subject_id"] == str(case_id)
+    assert ack["customer_id"] == "cus-9"
+    assert ack["at"].startswith("2026-11-24T09:31:00")
+    assert assigned["actor"] == "lead:li"
+    assert assigned["before"] == {"owner": None}
+    assert assigned["after"] == {"owner": "ana"}
+    assert assigned["personal"] == {"reason": "cus-9 is VIP"}
+    assert note["before"] == {}
+    assert assigned["details"]["version"] < note["details"]["version"]
+    assert chain_ok(engine)
+
+
+def test_remedies_are_audited_with_amount_and_decision(
+    client: TestClient, engine: Engine, frozen_clock: FrozenClock, config_dir: Path, tmp_path: Path
+) -> None:
+    case_id = open_case(engine, frozen_clock, config_dir, tmp_path)
+    apply = {"action": "apply_remedy", "actor": "agent:ana", "remedy": "credit", "amount": 30}
+    assert act(client, case_id, "r1", **apply).status_code == 200
+    assert act(client, case_id, "r1", **apply).json()["replayed"] is True
+    big = act(client, case_id, "r2", **{**apply, "amount": 200})
+    grant_id = big.json()["entries"][0]["data"]["grant_id"]
+    denied = act(client, case_id, "r3", action="approve", actor="agent:bo", grant_id=grant_id)
+    assert denied.status_code == 403
+    approve = {"action": "approve", "actor": "lead:li", "role": "lead", "grant_id": grant_id}
+    assert act(client, case_id, "r4", **approve).status_code == 200
+    pending = act(client, case_id, "r5", **{**apply, "remedy": "refund", "amount": 40})
+    pending_id = pending.json()["entries"][0]["data"]["grant_id"]
+    reject = {
+        "action": "reject",
+        "actor": "lead:li",
+        "role": "lead",
+        "grant_id": pending_id,
+        "reason": "already refunded",
+    }
+    assert act(client, case_id, "r6", **reject).status_code == 200
+
+    records = audit(client, order="asc")
+    assert [(r["action"], r["details"]["decision"], r["details"]["amount"]) for r in records] == [
+        ("remedy.apply", "applied", 30),
+        ("remedy.apply", "pending_approval", 200),
+        ("remedy.approve", "applied", 200),
+        ("remedy.apply", "pending_approval", 40),
+        ("remedy.reject", "rejected", 40),
+    ]
+    approved = records[2]
+    assert approved["subject_type"] == "remedy_grant"
+    assert approved["subject_id"] == str(grant_id)
+    assert approved["before"] == {"status": "pending_approval"}
+    assert approved["after"] == {"status": "applied"}
+    assert approved["details"]["role"] == "lead"
+    assert records[1]["details"]["approver_role"] == "lead"
+    assert records[4]["personal"] == {"reason": "already refunded"}
+    assert [r["seq"] for r in audit(client, action="remedy.apply")] == [4, 2, 1]
+    assert chain_ok(engine)
+
+
+def test_roster_changes_and_routing_are_audited(
+    client: TestClient, engine: Engine, frozen_clock: FrozenClock, config_dir: Path, tmp_path: Path
+) -> None:
+    put = client.put("/v1/routing/agents/bo", json={"capacity": 3, "languages": ["en"]})
+    assert put.status_code == 200, put.text
+    assert client.put("/v1/routing/agents/bo", json={"capacity": 3}).status_code == 200
+    assert client.put("/v1/routing/agents/bo", json={"capacity": 5}).status_code == 200
+    created, changed = audit(client, action="roster.update", order="asc")
+    assert created["details"] == {"created": True}
+    assert created["after"] == {"capacity": 3, "languages": ["en"], "status": "online"}
+    assert created["actor"] == "anonymous"
+    assert changed["before"] == {"capacity": 3}
+    assert changed["after"] == {"capacity": 5}
+
+    case_id = open_case(engine, frozen_clock, config_dir, tmp_path)
+    run = client.post("/v1/routing/run")
+    assert run.status_code == 200, run.text
+    [assigned] = audit(client, action="case.assign")
+    assert assigned["actor"] == "winback:routing"
+    assert assigned["credential"] == "system"
+    assert assigned["subject_id"] == str(case_id)
+    assert chain_ok(engine)
+
+
+def test_the_audit_api_filters_and_pages_by_sequence(
+    client: TestClient, engine: Engine, frozen_clock: FrozenClock
+) -> None:
+    for i in range(7):
+        frozen_clock.advance(timedelta(minutes=1))
+        assert client.put(f"/v1/routing/agents/a{i}", json={"capacity": i}).status_code == 200
+    page = client.get("/v1/audit", params={"limit": 3}).json()
+    assert [r["seq"] for r in page["items"]] == [7, 6, 5]
+    assert page["next_cursor"] == 5
+    page = client.get("/v1/audit", params={"limit": 3, "cursor": 5}).json()
+    assert [r["seq"] for r in page["items"]] == [4, 3, 2]
+    last = client.get("/v1/audit", params={"limit": 3, "cursor": 2}).json()
+    assert [r["seq"] for r in last["items"]] == [1]
+    assert last["next_cursor"] is None
+    asc = client.get("/v1/audit", params={"order": "asc", "limit": 2, "cursor": 2}).json()
+    assert [r["seq"] for r in asc["items"]] == [3, 4]
+    subject = audit(client, subject_type="agent", subject_id="a3")
+    assert [r["seq"] for r in subject] == [4]
+    window = audit(client, since="2026-11-24T09:33:00Z", until="2026-11-24T09:35:00+00:00")
+    assert [r["seq"] for r in window] == [4, 3]
+    assert audit(client, actor="user:nobody") == []
+    assert client.get("/v1/audit", params={"since": "2026-11-24T09:33:00"}).status_code == 422
+    assert client.get("/v1/audit", params={"bogus": "1"}).status_code == 422
+    assert client.get("/v1/audit", params={"cursor": 0}).status_code == 422
+    assert client.get("/v1/audit", params={"limit": 501}).status_code == 422
