@@ -8,16 +8,20 @@ processor's stages, the SLA timers, routing — reads its configuration from the
 an edited file applies to all of them alike, without a restart, and never two versions at
 once in one process (see :mod:`winback.sources` for the reload policy).
 :func:`build_workers` makes the background workers (processor, SLA timers, routing) of one
-shape (:mod:`winback.workers`), the risk re-score among them.
+shape (:mod:`winback.workers`), the risk re-score among them. :class:`ConfigAudit` records each
+configuration reload and refusal in the audit trail.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import threading
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -27,6 +31,7 @@ from sqlalchemy.engine import Engine
 from winback.clock import Clock, SystemClock
 from winback.config import Settings
 from winback.events.ingest import GroupCommitter
+from winback.identity import SYSTEM
 from winback.models.registry import ACTIVE_FILE
 from winback.pipeline.ports import Stage
 from winback.pipeline.processor import Processor, RoundResult
@@ -43,9 +48,9 @@ from winback.services.routing import roster_configured, run_routing
 from winback.services.sla_timers import TimerService
 from winback.sla.config import SLA_FILE, load_sla_config
 from winback.sla.engine import SlaEngine
-from winback.sources import Source
-from winback.store import migrate
-from winback.store.engine import make_engine
+from winback.sources import Reload, Source, file_digests
+from winback.store import audit, migrate
+from winback.store.engine import make_engine, write_connection
 from winback.store.eventlog import append_groups
 from winback.text.analyzer import TextAnalyzer
 from winback.text.loading import TAXONOMY_FILE, install_log_redaction
@@ -127,6 +132,65 @@ def build_sources(settings: Settings) -> Sources:
             check_seconds=check,
         ),
     )
+
+
+class ConfigAudit:
+    """A listener of the configuration sources that appends a ``config.reload`` or
+    ``config.refused`` audit record (the source, each file's size and SHA-256, the error) in a
+    transaction of its own.
+
+    The records are written by one thread of its own, not by the thread that noticed the
+    change: a source is read anywhere, even inside another write transaction, whose SQLite
+    writer lock a second transaction of the same thread would wait for forever. Each process
+    records the reloads it makes (the API and the processor process each load the file).
+    """
+
+    def __init__(self, engine: Engine, clock: Clock) -> None:
+        self.engine, self.clock = engine, clock
+        self.process = f"{socket.gethostname()}:{os.getpid()}"
+        self._writer = ThreadPoolExecutor(1, thread_name_prefix="winback-config-audit")
+        self._pending: list[Future[None]] = []
+        self._lock = threading.Lock()
+
+    def watch(self, sources: Sources) -> None:
+        for source in sources.all():
+            source.listen(self)
+
+    def __call__(self, reload: Reload) -> None:
+        # The files' digests now, while they are (most likely) what was just loaded.
+        details: dict[str, Any] = {"files": file_digests(reload.files), "process": self.process}
+        at = self.clock.now()
+        with self._lock:
+            self._pending = [f for f in self._pending if not f.done()]
+            self._pending.append(self._writer.submit(self._write, reload, details, at))
+
+    def _write(self, reload: Reload, details: dict[str, Any], at: datetime) -> None:
+        if reload.error is not None:
+            details["error"] = reload.error[:2000]
+        try:
+            with write_connection(self.engine) as conn, conn.begin():
+                audit.record(
+                    conn,
+                    actor=SYSTEM.actor,
+                    credential=SYSTEM.credential,
+                    action="config.reload" if reload.ok else "config.refused",
+                    subject_type="config",
+                    subject_id=reload.source,
+                    details=details,
+                    at=at,
+                )
+        except Exception:
+            log.exception("%s: could not record the reload in the audit trail", reload.source)
+
+    def flush(self) -> None:
+        """Wait until every reload heard so far is recorded."""
+        with self._lock:
+            pending = list(self._pending)
+        for future in pending:
+            future.result()
+
+    def close(self) -> None:
+        self._writer.shutdown(wait=True)
 
 
 # -- the pipeline --------------------------------------------------------------------------------
@@ -283,11 +347,19 @@ class Runtime:
     workers: list[Worker] = field(default_factory=list)
 
     @cached_property
+    def config_audit(self) -> ConfigAudit:
+        return ConfigAudit(self.engine, self.clock)
+
+    @cached_property
     def sources(self) -> Sources:
-        return build_sources(self.settings)
+        sources = build_sources(self.settings)
+        self.config_audit.watch(sources)
+        return sources
 
     def close(self) -> None:
         self.committer.stop()
+        if "config_audit" in self.__dict__:
+            self.config_audit.close()
         self.engine.dispose()
 
 

@@ -45,11 +45,22 @@ def run_processor(
     """The processing side of Winback: the processor in this thread, the SLA timers and
     routing as worker threads beside it, all from one runtime (one set of configuration
     sources)."""
-    from winback.bootstrap import build_sources, build_workers, configure_logging, make_store_engine
+    from winback.bootstrap import (
+        ConfigAudit,
+        build_sources,
+        build_workers,
+        configure_logging,
+        make_store_engine,
+    )
+    from winback.clock import SystemClock
 
     configure_logging(settings.log_level)
     engine = make_store_engine(settings)
-    workers = build_workers(settings, engine, stop, sources=build_sources(settings), wake=wake)
+    clock = SystemClock()
+    sources = build_sources(settings)
+    config_audit = ConfigAudit(engine, clock)
+    config_audit.watch(sources)  # this process's reloads, in the audit trail
+    workers = build_workers(settings, engine, stop, clock=clock, sources=sources, wake=wake)
     # Everything built so far (models, lexicons, compiled playbooks) lives as long as the
     # process: move it out of the collector's sight, so collections only walk what a batch
     # makes (measured: about half the collector's CPU per event, bench/processor_cost.py --gc).
@@ -64,6 +75,7 @@ def run_processor(
         stop.set()
         for worker in others:
             worker.stop()
+        config_audit.close()
         engine.dispose()
 
 

@@ -10,14 +10,21 @@ every process that reads it — the API, the processor, the SLA timers and routi
 A file that no longer loads (a typo in YAML) is refused: the last good value stays in force,
 the error is kept in :attr:`Source.error` (``/readyz`` and ``/metrics`` show it) and logged
 once per fingerprint. Start-up has no last good value, so there the error is raised.
+
+Listeners (:meth:`Source.listen`) hear of every reload and every refusal (once per
+fingerprint), with the files' fingerprint: the composition root records them in the audit
+trail. This bottom layer knows nothing of where they go; a listener that fails is logged and
+never stops a reload.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Generic, TypeVar
 
@@ -41,6 +48,29 @@ def fingerprint(paths: Iterable[Path]) -> Fingerprint:
     return tuple(out)
 
 
+def file_digests(stamp: Fingerprint) -> list[dict[str, object]]:
+    """Each fingerprinted file with its size and the SHA-256 of its contents now (``None`` for
+    a file that can no longer be read)."""
+    out: list[dict[str, object]] = []
+    for path, size, _mtime in stamp:
+        try:
+            digest: str | None = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+        except OSError:
+            digest = None
+        out.append({"path": path, "size": size, "sha256": digest})
+    return out
+
+
+@dataclass(frozen=True)
+class Reload:
+    """What a listener hears: ``source`` reloaded (``ok``) or refused (``error``) its files."""
+
+    source: str
+    ok: bool
+    files: Fingerprint
+    error: str | None = None
+
+
 class Source(Generic[T]):
     """The current value of one configuration, re-loaded when its files change."""
 
@@ -61,6 +91,7 @@ class Source(Generic[T]):
         self._lock = threading.Lock()
         self.error: str | None = None
         self.loads = 0
+        self._listeners: list[Callable[[Reload], None]] = []
         self._stamp = fingerprint(self._paths())
         self._value = load()  # raises at start-up: there is no last good value to keep
         self.loads = 1
@@ -76,6 +107,10 @@ class Source(Generic[T]):
         """``value`` itself when it is a source, else a fixed source of it (for readers that
         take either: the runtime passes sources, tests and tools plain values)."""
         return value if isinstance(value, Source) else cls.fixed(name, value)
+
+    def listen(self, listener: Callable[[Reload], None]) -> None:
+        """Call ``listener`` after each reload and each newly refused version of the files."""
+        self._listeners.append(listener)
 
     @property
     def version(self) -> int:
@@ -101,12 +136,24 @@ class Source(Generic[T]):
             try:
                 value = self._load()
             except Exception as exc:
-                if self._stamp != stamp:
+                news = self._stamp != stamp
+                if news:
                     log.error("%s: keeping the last good configuration: %s", self.name, exc)
                 self._stamp = stamp
                 self.error = str(exc)
-                return False
-            self._value, self._stamp, self.error = value, stamp, None
-            self.loads += 1
-            log.info("%s: configuration reloaded", self.name)
-            return True
+                heard = Reload(self.name, False, stamp, str(exc)) if news else None
+            else:
+                self._value, self._stamp, self.error = value, stamp, None
+                self.loads += 1
+                log.info("%s: configuration reloaded", self.name)
+                heard = Reload(self.name, True, stamp)
+        if heard is not None:
+            self._tell(heard)
+        return heard is not None and heard.ok
+
+    def _tell(self, reload: Reload) -> None:
+        for listener in self._listeners:
+            try:
+                listener(reload)
+            except Exception:
+                log.exception("%s: a reload listener failed", self.name)

@@ -4,11 +4,13 @@ changes and routing; a replayed or refused request leaves none."""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
@@ -204,3 +206,54 @@ def test_the_audit_api_filters_and_pages_by_sequence(
     assert client.get("/v1/audit", params={"bogus": "1"}).status_code == 422
     assert client.get("/v1/audit", params={"cursor": 0}).status_code == 422
     assert client.get("/v1/audit", params={"limit": 501}).status_code == 422
+
+
+REMEDIES = """
+roles:
+  agent: {max_tier: 1, max_amount: 50}
+remedies:
+  goodwill: {kind: credit, label: Goodwill credit, tier: 1, default_amount: 20, max_amount: 50}
+"""
+
+
+def test_configuration_reloads_and_refusals_are_audited(
+    engine: Engine, frozen_clock: FrozenClock, config_dir: Path, tmp_path: Path
+) -> None:
+    settings = load_settings(
+        database_url=str(engine.url.render_as_string(hide_password=False)),
+        config_dir=config_dir,
+        models_dir=tmp_path / "models",
+        config_check_seconds=1e-6,
+    )
+    runtime = build_runtime(settings, frozen_clock)
+    runtime.engine.dispose()
+    runtime.engine = engine
+    remedies = config_dir / "remedies.yaml"
+    try:
+        assert "credit" in runtime.sources.remedies.get().remedies  # the shipped defaults
+        remedies.write_text(REMEDIES)
+        assert set(runtime.sources.remedies.get().remedies) == {"goodwill"}
+        remedies.write_text(REMEDIES + "  broken: {kind: credit\n")
+        runtime.sources.remedies.get()
+        runtime.sources.remedies.get()  # the same broken file again: no second record
+        runtime.config_audit.flush()
+    finally:
+        runtime.config_audit.close()
+    with engine.connect() as conn:
+        reloaded, refused = (r._mapping for r in conn.execute(sa.select(audit_log)))
+        assert verify(conn).ok
+    assert reloaded["action"] == "config.reload"
+    assert refused["action"] == "config.refused"
+    assert reloaded["actor"] == "system:winback"
+    assert reloaded["credential"] == "system"
+    assert reloaded["subject_type"] == "config"
+    assert reloaded["subject_id"] == "remedies.yaml"
+    details = orjson.loads(reloaded["details"])
+    assert details["files"] == [
+        {
+            "path": str(remedies),
+            "size": len(REMEDIES),
+            "sha256": hashlib.sha256(REMEDIES.encode()).hexdigest(),
+        }
+    ]
+    assert "remedies.yaml" in orjson.loads(refused["details"])["error"]

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import pytest
 
-from winback.sources import Source
+from winback.sources import Reload, Source, file_digests
 
 
 class Ticks:
@@ -88,3 +89,39 @@ def test_a_file_that_appears_or_disappears_counts_as_a_change(tmp_path: Path) ->
     path.unlink()
     TICKS.now += 1.0
     assert source.get() == 0
+
+
+def test_listeners_hear_each_reload_and_each_new_refusal_once(tmp_path: Path) -> None:
+    path = tmp_path / "n.yaml"
+    path.write_text("1")
+    source = reader(path)
+    heard: list[Reload] = []
+    source.listen(heard.append)
+    path.write_text("22")
+    TICKS.now += 1.0
+    assert source.get() == 22
+    path.write_text("not a number")
+    TICKS.now += 1.0
+    assert source.get() == 22
+    TICKS.now += 1.0
+    assert source.get() == 22  # the same broken file: refused once, heard once
+    assert [(r.ok, r.error is None) for r in heard] == [(True, True), (False, False)]
+    assert heard[0].source == "n.yaml"
+    assert heard[0].files[0][0] == str(path)
+    assert heard[0].files[0][1] == 2  # the size of "22"
+    [digest] = file_digests(heard[1].files)
+    assert digest["sha256"] == hashlib.sha256(b"not a number").hexdigest()
+
+
+def test_a_failing_listener_never_stops_a_reload(tmp_path: Path) -> None:
+    path = tmp_path / "n.yaml"
+    path.write_text("1")
+    source = reader(path)
+
+    def broken(_: Reload) -> None:
+        raise RuntimeError("the audit trail is down")
+
+    source.listen(broken)
+    path.write_text("333")
+    assert source.reload() is True
+    assert source.get() == 333
