@@ -117,16 +117,21 @@ def _changed(
 
 
 # -- writing ------------------------------------------------------------------------------------
+# Built once: an append is on the path of every audited action, and building a statement costs
+# more than running it on SQLite.
+_LOCK = sa.text(f"SELECT pg_advisory_xact_lock({_AUDIT_LOCK})")
+_HEAD = sa.select(audit_log.c.seq, audit_log.c.hash).order_by(audit_log.c.seq.desc()).limit(1)
+_INSERT = audit_log.insert()
+
+
 def lock_chain(conn: Connection) -> None:
     """Serialise appends for the rest of the transaction (PostgreSQL; SQLite has one writer)."""
     if conn.dialect.name == "postgresql":
-        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _AUDIT_LOCK})
+        conn.execute(_LOCK)
 
 
 def _head(conn: Connection) -> tuple[int, str]:
-    last = conn.execute(
-        sa.select(audit_log.c.seq, audit_log.c.hash).order_by(audit_log.c.seq.desc()).limit(1)
-    ).first()
+    last = conn.execute(_HEAD).first()
     return (0, GENESIS) if last is None else (int(last.seq), str(last.hash))
 
 
@@ -191,7 +196,7 @@ def _append(conn: Connection, **values: Any) -> int:
         "prev_hash": prev_hash,
     }
     row["hash"] = record_hash(prev_hash, row)
-    conn.execute(audit_log.insert().values(**row))
+    conn.execute(_INSERT, row)
     return last_seq + 1
 
 
