@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from winback.bootstrap import build_runtime, build_stages
 from winback.clock import FrozenClock
 from winback.config import load_settings
 from winback.pipeline.processor import Processor
+from winback.services.cases import perform_action
 from winback.store.audit import verify
 from winback.store.tables import audit_log, cases
 
@@ -257,3 +259,27 @@ def test_configuration_reloads_and_refusals_are_audited(
         }
     ]
     assert "remedies.yaml" in orjson.loads(refused["details"])["error"]
+
+
+def test_concurrent_case_actions_keep_one_chain(
+    engine: Engine, frozen_clock: FrozenClock, config_dir: Path, tmp_path: Path
+) -> None:
+    """Case actions on eight threads, on the same and on different cases: each takes the case
+    row first and the chain's lock last, so none deadlocks and the chain verifies."""
+    customers = [f"c{i}" for i in range(4)]
+    log_events(engine, frozen_clock.now(), *[body(f"e{c}", "complaint", c) for c in customers])
+    settings = load_settings(config_dir=config_dir, models_dir=tmp_path / "models")
+    Processor(engine, build_stages(settings), frozen_clock).run_until_idle()
+    case_ids = [int(r.id) for r in rows(engine, sa.select(cases.c.id))]
+    sla = build_runtime(settings, frozen_clock).sources.sla.get()
+
+    def note(i: int) -> None:
+        params = {"text": f"note {i}"}
+        perform_action(
+            engine, frozen_clock, sla, case_ids[i % 4], "note", f"agent:a{i % 3}", params
+        )
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(note, range(80)))
+    assert count(engine, audit_log) == 80
+    assert chain_ok(engine)

@@ -157,6 +157,12 @@ def record(
     subject's id when the subject is a customer); ``personal``: anything else that identifies
     a person (free text). Both go to the record's personal part, which an erasure can remove
     (:func:`scrub_customer`); ``details`` must hold no personal data.
+
+    On SQLite, call it in a :func:`~winback.store.engine.write_connection` transaction (as
+    every writer does): a deferred ``BEGIN`` would let two writers read the same head, and the
+    second would fail on the sequence number instead of waiting. Take the chain's lock last in
+    a transaction (append after locking case rows or the budget), so that it is held briefly
+    and never waited for while holding a lock another appender needs.
     """
     subject = None if subject_id is None else str(subject_id)
     if subject_type == "customer":
