@@ -5,6 +5,7 @@ sequence number of the first broken record."""
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 import orjson
 import pytest
@@ -125,3 +126,31 @@ def test_list_filters_and_prints_json(audited: Engine) -> None:
     assert [line.split()[0] for line in window.output.splitlines()] == ["3", "2"]
     naive = winback("list", "--since", "2026-11-24T09:32")
     assert naive.exit_code == 2
+
+
+def test_a_checkpoint_file_verifies_incrementally_and_catches_a_cut(
+    audited: Engine, tmp_path: Path, frozen_clock: FrozenClock
+) -> None:
+    head = tmp_path / "audit.head"
+    first = winback("verify", "--checkpoint", str(head))
+    assert first.exit_code == 0, first.output
+    assert "5 record(s) verified" in first.output
+    assert head.read_text().startswith("5:")
+    with write_connection(audited) as conn, conn.begin():
+        record(
+            conn,
+            actor="user:ana",
+            credential="session",
+            action="config.reload",
+            subject_type="config",
+            subject_id="sla.yaml",
+            at=frozen_clock.now(),
+        )
+    second = winback("verify", "--checkpoint", str(head))
+    assert "1 record(s) verified" in second.output, second.output
+    assert head.read_text().startswith("6:")
+    sql(audited, "DELETE FROM audit_log WHERE seq = 6")
+    cut = winback("verify", "--checkpoint", str(head))
+    assert cut.exit_code == 1
+    assert "broken at record 6" in cut.output
+    assert head.read_text().startswith("6:")  # a failed check keeps the last good head

@@ -4,7 +4,9 @@
 ``verify`` walks the hash chain and names the first broken record (exit status 1); it prints
 the head (sequence number and hash) so that it can be kept outside the database and given back
 later as ``--anchor SEQ:HASH``, which also catches records cut off the end or a chain rewritten
-from scratch; ``--since-anchor`` checks only the records after the anchor.
+from scratch; ``--since-anchor`` checks only the records after the anchor. ``--checkpoint FILE``
+does both for a scheduled check: it verifies from the head stored in FILE (a file outside the
+database) and stores the new head there when the trail is intact.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
+from pathlib import Path
 from typing import Annotated, Any
 
 import orjson
@@ -87,12 +90,26 @@ def verify_command(
     since_anchor: Annotated[
         bool, typer.Option("--since-anchor", help="Check only the records after the anchor.")
     ] = False,
+    checkpoint: Annotated[
+        Path | None,
+        typer.Option(
+            help="A file outside the database holding the last verified head: verify from it, "
+            "then store the new head in it.",
+            dir_okay=False,
+        ),
+    ] = None,
 ) -> None:
     """Walk the hash chain; exit 1 naming the first edited, deleted, reordered or inserted
     record."""
     from winback.store.audit import verify
 
     fixed = _anchor(anchor)
+    if checkpoint is not None:
+        if fixed is not None:
+            raise typer.BadParameter("give --anchor or --checkpoint", param_hint="--checkpoint")
+        if checkpoint.exists():
+            fixed = _anchor(checkpoint.read_text())
+            since_anchor = True
     if since_anchor and fixed is None:
         raise typer.BadParameter("needs --anchor", param_hint="--since-anchor")
     with _connection() as conn:
@@ -109,6 +126,10 @@ def verify_command(
         return
     typer.echo(f"the audit trail is intact: {result.checked} record(s) verified")
     typer.echo(f"head: {result.head_seq}:{result.head_hash}")
+    if checkpoint is not None:
+        partial = checkpoint.with_name(checkpoint.name + ".new")
+        partial.write_text(f"{result.head_seq}:{result.head_hash}\n")
+        partial.replace(checkpoint)  # atomic: a crash leaves the old head, never half a line
 
 
 @audit_app.command("list")

@@ -286,8 +286,13 @@ class Verification:
 
 
 def _rows(conn: Connection, after_seq: int) -> Iterator[Any]:
-    query = sa.select(audit_log).where(audit_log.c.seq > after_seq).order_by(audit_log.c.seq)
-    yield from conn.execution_options(yield_per=1000).execute(query)
+    query = (
+        sa.select(audit_log)
+        .where(audit_log.c.seq > after_seq)
+        .order_by(audit_log.c.seq)
+        .execution_options(yield_per=1000)
+    )
+    yield from conn.execute(query)
 
 
 def verify(
