@@ -59,6 +59,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from winback.errors import InvalidInput
+from winback.identity import SYSTEM
 from winback.store.tables import audit_log
 
 GENESIS = "0" * 64
@@ -212,8 +213,8 @@ def scrub_customer(
     pseudonym: str,
     *,
     at: datetime,
-    actor: str = "system:winback",
-    credential: str = "system",
+    actor: str = SYSTEM.actor,
+    credential: str = SYSTEM.credential,
 ) -> int:
     """Remove a customer's personal data from the audit trail, irreversibly; the number of
     records scrubbed.
