@@ -279,3 +279,21 @@ def test_concurrent_writers_keep_one_valid_chain(engine: Engine, frozen_clock: F
     result = check(engine)
     assert result.ok, result
     assert result.checked == 200
+
+
+def test_an_edited_and_rehashed_record_breaks_the_next_link(
+    engine: Engine, frozen_clock: FrozenClock
+) -> None:
+    write_some(engine, frozen_clock)
+    with engine.begin() as conn:
+        three = dict(conn.execute(sa.select(audit_log).where(audit_log.c.seq == 3)).one()._mapping)
+        three["actor"] = "user:mallory"
+        three["hash"] = record_hash(str(three["prev_hash"]), three)
+        conn.execute(
+            audit_log.update()
+            .where(audit_log.c.seq == 3)
+            .values(actor=three["actor"], hash=three["hash"])
+        )
+    result = check(engine)
+    assert result.broken_seq == 4
+    assert "record 3 was edited and re-hashed" in str(result.problem)

@@ -330,8 +330,8 @@ def verify(
         if not hmac.compare_digest(str(values["prev_hash"]), prev):
             return broken(
                 current,
-                f"record {current} does not link to record {seq}: a record before it was "
-                "deleted, inserted or reordered",
+                f"record {current} does not link to record {seq}: records were deleted, "
+                f"inserted or reordered there, or record {seq} was edited and re-hashed",
             )
         if not hmac.compare_digest(record_hash(prev, values), str(values["hash"])):
             return broken(current, f"record {current} does not match its hash: edited")
