@@ -148,7 +148,7 @@ _SECRETS = re.compile(
     # Authorization: Bearer <token> / Basic <credentials>
     r"(?P<scheme>\b(?:bearer|basic)\s+)[A-Za-z0-9._~+/=-]{4,}"
     # ?code=…&state=…, access_token=…, client_secret=…, api_key=…, session=… in URLs and forms
-    r"|(?P<param>[?&;\s](?:code|state|nonce|code_verifier|id_token|access_token|refresh_token"
+    r"|(?P<param>(?<![\w.-])(?:code|state|nonce|code_verifier|id_token|access_token|refresh_token"
     r"|token|client_secret|secret|password|api_key|apikey|key|session|sessionid)=)[^&\s\"';,]+"
     # cookies: winback_session=…, csrftoken=…, winback_oidc=…
     r"|(?P<cookie>\b[\w.-]*(?:session|csrf|xsrf|oidc)[\w.-]*=)[^;\s\"',&]+"
