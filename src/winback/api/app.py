@@ -14,7 +14,17 @@ from fastapi_offline import FastAPIOffline
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 import winback
-from winback.api import cases, customers, errors, events, health, oidc, remedies, routing
+from winback.api import (
+    cases,
+    customers,
+    errors,
+    events,
+    health,
+    oidc,
+    ratelimit,
+    remedies,
+    routing,
+)
 from winback.api.metrics import Metrics
 from winback.api.overload import LagWatch, Shedder, SheddingGate
 from winback.api.security import SecurityHeaders, install_credential_redaction
@@ -106,6 +116,7 @@ def create_app(container: Runtime, runner: ProcessorRunner | None = None) -> Fas
     gate = SheddingGate(shedder=shedder, metrics=metrics, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(_Gate, gate=gate)
     errors.install(app)
+    ratelimit.install(app, settings, container.clock)  # app.state.rate_limits, 429 answers
     app.router.routes.append(events.fast_route)  # matched before the documented APIRoute
     for module in (events, cases, customers, health):
         app.include_router(module.router)

@@ -18,6 +18,12 @@ Invariants:
 - **Thread-safe.** One lock around the bucket arithmetic; no I/O under it.
 - **Time from the injected clock** (:mod:`winback.clock`), so tests advance time instead of
   sleeping; a clock that steps back refills nothing and takes nothing extra.
+
+Routes and dependencies call :func:`enforce`; a refusal is :class:`RateLimited`, answered by
+the handler :func:`install` registers: ``429 too_many_requests`` in the error shape, with
+``Retry-After``. The process's limiters are ``app.state.rate_limits`` (:class:`RateLimits`).
+Each API process counts on its own; behind a proxy, per-address limits need uvicorn to trust
+the proxy's forwarded address, or every client is the proxy.
 """
 
 from __future__ import annotations
@@ -27,6 +33,10 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 
+from fastapi import FastAPI, Request
+from fastapi.responses import Response
+
+from winback.api.errors import error_response
 from winback.clock import Clock, SystemClock
 from winback.config import Settings
 
@@ -123,3 +133,36 @@ class RateLimits:
             logins=make(*login),
             addresses=make(*login),
         )
+
+
+class RateLimited(Exception):
+    """A request over its credential's rate; answered 429 with ``Retry-After``."""
+
+    def __init__(self, decision: Decision, what: str) -> None:
+        super().__init__(f"too many {what}; retry in {decision.retry_after_header} s")
+        self.decision, self.what = decision, what
+
+
+def enforce(limiter: RateLimiter, key: str, what: str = "requests") -> Decision:
+    """Take a token for ``key`` or raise :class:`RateLimited` (``what`` names them in the
+    message: "requests", "login attempts")."""
+    decision = limiter.check(key)
+    if not decision.allowed:
+        raise RateLimited(decision, what)
+    return decision
+
+
+def install(app: FastAPI, settings: Settings, clock: Clock) -> RateLimits:
+    """Put the process's limiters on ``app.state.rate_limits`` and answer refusals."""
+    limits = app.state.rate_limits = RateLimits.from_settings(settings, clock)
+
+    @app.exception_handler(RateLimited)
+    async def _limited(_: Request, exc: RateLimited) -> Response:
+        return error_response(
+            429,
+            str(exc),
+            code="too_many_requests",
+            headers={"Retry-After": exc.decision.retry_after_header},
+        )
+
+    return limits

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import threading
 from datetime import UTC, datetime, timedelta
+from typing import Annotated
 
 import pytest
+from fastapi import Depends, FastAPI, Header
+from fastapi.testclient import TestClient
 
+from winback.api import ratelimit
 from winback.api.ratelimit import RateLimiter, RateLimits
 from winback.clock import FrozenClock
 from winback.config import Settings
@@ -140,3 +144,36 @@ def test_the_limits_come_from_settings(clock: FrozenClock) -> None:
 def test_bad_parameters_are_refused() -> None:
     with pytest.raises(ValueError, match="burst"):
         RateLimiter(rate=1.0, burst=0)
+
+
+def test_a_refused_request_is_answered_429_with_retry_after(clock: FrozenClock) -> None:
+    app = FastAPI()
+    limits = ratelimit.install(
+        app, Settings(rate_limit_key_per_second=0.5, rate_limit_key_burst=2), clock
+    )
+
+    async def by_key(x_key: Annotated[str, Header()]) -> None:
+        ratelimit.enforce(limits.keys, f"key:{x_key}")
+
+    @app.get("/r", dependencies=[Depends(by_key)])
+    async def route() -> dict[str, bool]:
+        return {"ok": True}
+
+    with TestClient(app) as client:
+        assert [client.get("/r", headers={"x-key": "1"}).status_code for _ in range(2)] == [
+            200,
+            200,
+        ]
+        refused = client.get("/r", headers={"x-key": "1"})
+        other = client.get("/r", headers={"x-key": "2"})
+        clock.advance(timedelta(seconds=2))
+        again = client.get("/r", headers={"x-key": "1"})
+    assert refused.status_code == 429
+    assert refused.headers["retry-after"] == "2"
+    assert refused.json() == {
+        "error": "too_many_requests",
+        "message": "too many requests; retry in 2 s",
+    }
+    assert other.status_code == 200
+    assert again.status_code == 200
+    assert app.state.rate_limits is limits
