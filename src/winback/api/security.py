@@ -24,8 +24,10 @@ Chromium: neither page reports a violation it needs (tests/e2e/test_security_hea
 
 :func:`install_credential_redaction` makes every log record drop what authenticates someone:
 ``Authorization`` values (``Bearer …``, ``Basic …``), the OpenID Connect callback's ``code``
-and ``state`` and any token, secret, key or session parameter in a URL, and session or CSRF
-cookie values. It chains onto the record factory, like the PII redaction of
+and ``state`` and any token, secret, password, key or session parameter, whether written
+``name=value`` (URLs, forms, cookies) or ``"name": "value"`` (a logged dict or JSON), and the
+values of cookies named after sessions, CSRF tokens or the sign-in. A line naming none of
+those words costs one lower-casing and a few substring tests. It chains onto the record factory, like the PII redaction of
 :mod:`winback.text.loading`, so it covers uvicorn's loggers and every library.
 """
 
@@ -143,30 +145,57 @@ class SecurityHeaders:
 
 
 # -- credentials out of the logs ------------------------------------------------------------
-_SECRETS = re.compile(
-    r"(?i)"
-    # Authorization: Bearer <token> / Basic <credentials>
-    r"(?P<scheme>\b(?:bearer|basic)\s+)[A-Za-z0-9._~+/=-]{4,}"
-    # ?code=…&state=…, access_token=…, client_secret=…, api_key=…, session=… in URLs and forms
-    r"|(?P<param>(?<![\w.-])(?:code|state|nonce|code_verifier|id_token|access_token|refresh_token"
-    r"|token|client_secret|secret|password|api_key|apikey|key|session|sessionid)=)[^&\s\"';,]+"
-    # cookies: winback_session=…, csrftoken=…, winback_oidc=…
-    r"|(?P<cookie>\b[\w.-]*(?:session|csrf|xsrf|oidc)[\w.-]*=)[^;\s\"',&]+"
+#: Authorization: Bearer <token> / Basic <credentials>
+_SCHEME = re.compile(r"(?i)(\b(?:bearer|basic)\s+)[A-Za-z0-9._~+/=-]{4,}")
+#: name=value in URLs, forms and cookies; _replace decides whether the name is a secret's.
+_PARAM = re.compile(r"(?<![\w.-])(?P<name>[\w.-]{1,64})=(?P<value>[^&\s\"';,]+)")
+#: "name": "value" in logged dicts and JSON ({'access_token': '…'}).
+_QUOTED = re.compile(
+    r"""(?P<q>['"])(?P<name>[\w.-]{1,64})(?P=q)(?P<sep>\s*:\s*)(?P<v>['"])[^'"]*(?P=v)"""
 )
-_MARKERS = ("=", "earer", "asic")
+#: Parameters whose value is a credential (?code=…&state=…, access_token=…, api_key=…).
+_SECRET_NAMES = frozenset(
+    {
+        "code", "state", "nonce", "code_verifier", "id_token", "access_token", "refresh_token",
+        "token", "client_secret", "secret", "password", "api_key", "apikey", "key", "session",
+        "sessionid",
+    }
+)  # fmt: skip
+#: Cookie names holding sessions or tokens (winback_session, csrftoken, winback_oidc…).
+_SECRET_PARTS = ("session", "csrf", "xsrf", "oidc")
+#: A line holds a credential only if it names one of these (lower case): the cheap test that
+#: spares the pattern almost every log line.
+_KEYWORDS = (
+    "bearer", "basic", "code", "state", "nonce", "token", "secret", "password", "key",
+    "session", "csrf", "xsrf", "oidc",
+)  # fmt: skip
 _installed = False
 
 
 def redact_credentials(text: str) -> str:
     """``text`` with every credential-looking value replaced by ``[redacted]``."""
-    if not any(m in text for m in _MARKERS):
+    lowered = text.lower()
+    if not any(k in lowered for k in _KEYWORDS):
         return text
-    return _SECRETS.sub(_replace, text)
+    text = _SCHEME.sub(r"\1[redacted]", text)
+    return _QUOTED.sub(_replace_quoted, _PARAM.sub(_replace, text))
+
+
+def _secret(name: str) -> bool:
+    lowered = name.lower()
+    return lowered in _SECRET_NAMES or any(part in lowered for part in _SECRET_PARTS)
 
 
 def _replace(match: re.Match[str]) -> str:
-    kept = match.group("scheme") or match.group("param") or match.group("cookie") or ""
-    return kept + "[redacted]"
+    name = match.group("name")
+    return name + "=[redacted]" if _secret(name) else match.group(0)
+
+
+def _replace_quoted(match: re.Match[str]) -> str:
+    if not _secret(match.group("name")):
+        return match.group(0)
+    q, v = match.group("q"), match.group("v")
+    return f"{q}{match.group('name')}{q}{match.group('sep')}{v}[redacted]{v}"
 
 
 def install_credential_redaction() -> None:

@@ -90,6 +90,8 @@ def test_other_scopes_pass_through_untouched() -> None:
         ("(b'cookie', b'csrftoken=tok123456')", "tok123456"),
         ("token_endpoint body: grant_type=x&client_secret=hunter2hunter2", "hunter2hunter2"),
         ("?api_key=k-123456789", "k-123456789"),
+        ("{'access_token': 'at-abc123', 'token_type': 'Bearer'}", "at-abc123"),
+        ('{"password": "hunter2", "name": "ana"}', "hunter2"),
     ],
 )
 def test_credentials_are_redacted_from_log_text(text: str, secret: str) -> None:
@@ -101,6 +103,8 @@ def test_credentials_are_redacted_from_log_text(text: str, secret: str) -> None:
 def test_text_without_credentials_is_left_alone() -> None:
     text = "case 42 assigned to ana; 3 events in 0.2 s"
     assert redact_credentials(text) is text
+    near = "{'token_type': 'Bearer', 'status': 'open'} status=open&page=2"
+    assert redact_credentials(near) == near
 
 
 def test_log_records_are_redacted_with_their_arguments_and_types_kept(
