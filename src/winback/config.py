@@ -8,10 +8,11 @@ variable and what is wrong with it, so a bad deployment stops at start-up with a
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 ENV_PREFIX = "WINBACK_"
 
@@ -153,6 +154,88 @@ class Settings(BaseSettings):
         description="Decide with the playbooks (docs/playbooks.md); false falls back to the "
         "foundation's built-in rule (a kill switch, and the baseline for benchmarks).",
     )
+    # -- The edges: HTTP headers, CORS, rate limits, single sign-on (docs/security.md) ----------
+    hsts_seconds: int = Field(
+        default=0,
+        ge=0,
+        le=2 * 365 * 86_400,
+        description="Send Strict-Transport-Security with this max-age (0: not sent). Set it "
+        "only when every client reaches Winback over HTTPS (TLS ends at the proxy in front).",
+    )
+    cors_origins: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=(),
+        description="Comma-separated origins (https://app.example.com) whose pages may call "
+        "the API from a browser; empty: CORS is off and browsers keep other sites out.",
+    )
+    rate_limit_key_per_second: float = Field(
+        default=200,
+        ge=0,
+        description="Requests per second one API key may make, sustained (0: no limit).",
+    )
+    rate_limit_key_burst: int = Field(
+        default=1_000, ge=1, description="Requests one API key may make at once, in a burst."
+    )
+    rate_limit_login_per_second: float = Field(
+        default=0.2,
+        ge=0,
+        description="Login attempts per second, sustained, per login name and per client "
+        "address (0.2: twelve a minute; 0: no limit).",
+    )
+    rate_limit_login_burst: int = Field(
+        default=10, ge=1, description="Login attempts allowed at once before the rate applies."
+    )
+    rate_limit_max_keys: int = Field(
+        default=100_000,
+        ge=100,
+        description="Most buckets a rate limiter keeps; past it the least recently seen goes.",
+    )
+    # OpenID Connect single sign-on: off unless WINBACK_OIDC_ISSUER is set (docs/security.md).
+    oidc_issuer: str | None = Field(
+        default=None,
+        description="The provider's issuer URL (its discovery document is "
+        "<issuer>/.well-known/openid-configuration); unset: single sign-on is off.",
+    )
+    oidc_client_id: str | None = None
+    oidc_client_secret: SecretStr | None = Field(
+        default=None,
+        description="The client secret; it also signs the short-lived sign-in cookie.",
+    )
+    oidc_redirect_url: str | None = Field(
+        default=None,
+        description="Where the provider sends the browser back: "
+        "https://<winback>/v1/auth/oidc/callback, as registered with the provider.",
+    )
+    oidc_scopes: str = Field(
+        default="openid email profile", description="Scopes asked for, space-separated."
+    )
+    oidc_username_claim: str = Field(
+        default="preferred_username", description="The ID-token claim that names the user."
+    )
+    oidc_role_claim: str = Field(
+        default="roles",
+        description="The ID-token claim carrying the user's roles or groups (a string or a "
+        "list; a dotted path such as realm_access.roles reaches into objects).",
+    )
+    oidc_role_map: dict[str, str] = Field(
+        default_factory=dict,
+        description="JSON object from the provider's role or group to a Winback role, e.g. "
+        '{"support-leads": "lead", "support": "agent"}; the first entry the user carries '
+        "wins. Empty: claim values that are Winback role names are taken as they are "
+        "(roles are checked when the app is built: config does not import identity).",
+    )
+    oidc_allowed_domains: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=(),
+        description="Comma-separated e-mail domains allowed to sign in (empty: any).",
+    )
+    oidc_leeway_seconds: int = Field(
+        default=60, ge=0, le=600, description="Clock skew tolerated on exp and iat."
+    )
+    oidc_login_timeout_seconds: int = Field(
+        default=600,
+        ge=30,
+        le=3600,
+        description="How long a sign-in started at the provider may take to come back.",
+    )
 
     @field_validator("database_url")
     @classmethod
@@ -174,6 +257,50 @@ class Settings(BaseSettings):
             raise ValueError(f"{value} is not a directory")
         return value
 
+    @field_validator("cors_origins", "oidc_allowed_domains", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(item.strip() for item in value.split(",") if item.strip())
+        return value
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _origins(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for origin in value:
+            parts = urlsplit(origin)
+            if origin != "*" and (
+                parts.scheme not in {"http", "https"} or not parts.netloc or parts.path
+            ):
+                raise ValueError(f"{origin!r} is not an origin like https://app.example.com")
+        return value
+
+    @field_validator("oidc_allowed_domains")
+    @classmethod
+    def _domains(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(domain.lower().lstrip("@") for domain in value)
+
+    @model_validator(mode="after")
+    def _oidc_complete(self) -> Settings:
+        if self.oidc_issuer is None:
+            return self
+        missing = [
+            name
+            for name in ("oidc_client_id", "oidc_client_secret", "oidc_redirect_url")
+            if not getattr(self, name)
+        ]
+        if missing:
+            names = ", ".join(ENV_PREFIX + m.upper() for m in missing)
+            raise ValueError(f"WINBACK_OIDC_ISSUER is set, so {names} must be set too")
+        for name in ("oidc_issuer", "oidc_redirect_url"):
+            url = urlsplit(str(getattr(self, name)))
+            loopback = url.hostname in {"127.0.0.1", "::1", "localhost"}
+            if url.scheme != "https" and not (url.scheme == "http" and loopback):
+                raise ValueError(f"{ENV_PREFIX}{name.upper()} must be an https:// URL")
+        if "openid" not in self.oidc_scopes.split():
+            raise ValueError("WINBACK_OIDC_SCOPES must include openid")
+        return self
+
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
@@ -186,7 +313,11 @@ def load_settings(**overrides: object) -> Settings:
     except ValidationError as exc:
         lines = []
         for err in exc.errors():
-            field = str(err["loc"][0]) if err["loc"] else "?"
             message = err["msg"].removeprefix("Value error, ")
-            lines.append(f"{ENV_PREFIX}{field.upper()}: {message} (got {err.get('input')!r})")
+            if not err["loc"]:  # a rule across fields: its input is every setting, secrets too
+                lines.append(message)
+                continue
+            field = str(err["loc"][0])
+            shown = "***" if "secret" in field else repr(err.get("input"))
+            lines.append(f"{ENV_PREFIX}{field.upper()}: {message} (got {shown})")
         raise ConfigError("invalid configuration:\n  " + "\n  ".join(lines)) from None

@@ -8,14 +8,27 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.utils import get_openapi
 from fastapi_offline import FastAPIOffline
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 import winback
-from winback.api import audit, cases, customers, errors, events, health, remedies, routing
+from winback.api import (
+    audit,
+    cases,
+    customers,
+    errors,
+    events,
+    health,
+    oidc,
+    ratelimit,
+    remedies,
+    routing,
+)
 from winback.api.metrics import Metrics
 from winback.api.overload import LagWatch, Shedder, SheddingGate
+from winback.api.security import SecurityHeaders, install_credential_redaction
 from winback.bootstrap import Runtime
 from winback.events.schema import EventBatchIn
 from winback.runner import ProcessorRunner
@@ -81,15 +94,37 @@ def create_app(container: Runtime, runner: ProcessorRunner | None = None) -> Fas
         container.engine, container.committer, container.sources.all
     )
     app.state.shedder = shedder
+    install_credential_redaction()  # process-wide, idempotent: no credential in a log line
+    # Middleware, innermost first (each add wraps the ones before): CORS (off unless origins
+    # are configured), the security headers (on every answer, CORS preflights included), and
+    # the overload gate outermost, so a shed request costs nothing else.
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(settings.cors_origins),
+            allow_credentials=False,  # API keys in a header, never the console's cookies
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "Idempotency-Key"],
+            expose_headers=["Retry-After"],
+            max_age=600,
+        )
+    app.add_middleware(
+        SecurityHeaders,
+        hsts_seconds=settings.hsts_seconds,
+        hashed_pages=("/docs", "/docs/oauth2-redirect"),  # fastapi-offline's pages
+        styled_pages=("/redoc",),
+    )
     gate = SheddingGate(shedder=shedder, metrics=metrics, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(_Gate, gate=gate)
     errors.install(app)
+    ratelimit.install(app, settings, container.clock)  # app.state.rate_limits, 429 answers
     app.router.routes.append(events.fast_route)  # matched before the documented APIRoute
     for module in (events, cases, customers, health):
         app.include_router(module.router)
     app.include_router(remedies.router)  # remedy recommendations
     app.include_router(routing.router)  # agents, routing runs
     app.include_router(audit.router)  # the audit trail
+    oidc.install(app, settings, container.clock)  # single sign-on, when configured
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
