@@ -28,7 +28,8 @@ and ``state`` and any token, secret, password, key or session parameter, whether
 ``name=value`` (URLs, forms, cookies) or ``"name": "value"`` (a logged dict or JSON), and the
 values of cookies named after sessions, CSRF tokens or the sign-in. A line naming none of
 those words costs one lower-casing and a few substring tests. It chains onto the record
-factory, like the PII redaction of :mod:`winback.text.loading`, so it covers uvicorn's loggers and every library.
+factory, like the PII redaction of :mod:`winback.text.loading`, so it covers uvicorn's
+loggers and every library.
 """
 
 from __future__ import annotations
