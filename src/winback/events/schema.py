@@ -34,7 +34,7 @@ from pydantic import (
 
 from winback.clock import ensure_utc
 from winback.events.model import EVENT_TYPES, SCORE_SCALES
-from winback.payment import PAYMENT_HINT, scrub_payment
+from winback.payment import may_hold_payment, scrub_payment
 
 MAX_BATCH_EVENTS = 1000
 MAX_TEXT_CHARS = 10_000
@@ -320,7 +320,7 @@ def to_incoming(model: EventIn) -> IncomingEvent:
     if occurred_at is not None:
         hashed["occurred_at"] = occurred_at.isoformat()
     canonical = orjson.dumps(hashed, option=orjson.OPT_SORT_KEYS)
-    if PAYMENT_HINT.search(canonical):  # one scan in C; most events stop here
+    if may_hold_payment(canonical):  # one scan in C; most events stop here
         scrubbed = scrub_payment(payload)
         if scrubbed is not payload:
             payload = scrubbed

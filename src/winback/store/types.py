@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Dialect
 
-from winback.payment import PAYMENT_HINT, scrub_payment
+from winback.payment import may_hold_payment, scrub_payment
 
 
 class UTCDateTime(sa.types.TypeDecorator[datetime]):
@@ -47,7 +47,7 @@ def json_dumps(value: Any) -> str:
     one (timeline data, outbox payloads, remembered answers, event payloads; docs/privacy.md):
     a document the cheap pre-check flags is scrubbed and serialised again."""
     out = orjson.dumps(value)
-    if PAYMENT_HINT.search(out):
+    if may_hold_payment(out):
         scrubbed = scrub_payment(value)
         if scrubbed is not value:
             out = orjson.dumps(scrubbed)
