@@ -92,7 +92,8 @@ def main() -> None:
             for side, src in sides.items():
                 samples[workload][side].append(run_side(src, workload, args.events, args.repeat))
     summary: dict[str, Any] = {}
-    print(f"{'workload':9} {'side':4} {'parse µs/event':>15} {'json_dumps µs':>14} {'cards left':>11}")
+    header = ("workload", "side", "parse µs/event", "json_dumps µs", "cards left")
+    print(f"{header[0]:9} {header[1]:4} {header[2]:>15} {header[3]:>14} {header[4]:>11}")
     for workload, by_side in samples.items():
         summary[workload] = {}
         for side, runs in by_side.items():

@@ -19,6 +19,7 @@ from winback.cli import app as cli_app
 from winback.clock import FrozenClock
 from winback.config import load_settings
 from winback.errors import Conflict, NotFound
+from winback.events.schema import EventIn, parse_event
 from winback.pipeline.processor import Processor
 from winback.remedies.config import load_catalogue
 from winback.services.cases import perform_action
@@ -30,8 +31,10 @@ from winback.services.privacy import (
 )
 from winback.services.remedies import perform_remedy_action
 from winback.services.sla_timers import TimerService
+from winback.store import engine as engine_module
 from winback.store import migrate
 from winback.store.engine import make_engine
+from winback.store.eventlog import append_groups
 from winback.store.privacy import CUSTOMER_TABLES, NOT_CUSTOMER_DATA
 from winback.store.tables import (
     case_actions,
@@ -431,3 +434,72 @@ def test_the_cli_exports_and_erases_after_confirmation(
     missing = runner.invoke(cli_app, ["customers", "export", "cus-cli"])
     assert missing.exit_code == 1
     engine.dispose()
+
+
+def test_the_migration_replaces_payment_data_stored_before(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # An engine that writes JSON as the versions before this one did: as given.
+    monkeypatch.setattr(engine_module, "json_dumps", lambda v: orjson.dumps(v).decode())
+    old = make_engine(database_url)
+    migrate.upgrade(old, "0008")
+    sent = body(
+        "m-1", "complaint", "cus-m", text=f"card {CARD}, IBAN {IBAN}", occurred_at=NOW.isoformat()
+    )
+    payload = EventIn.model_validate(sent).model_dump(
+        mode="json", exclude_none=True, exclude={"occurred_at"}
+    )
+    raw = f"{CARD} / {IBAN}"
+    later = NOW + timedelta(seconds=1)
+    with old.begin() as conn:
+        conn.execute(
+            events.insert().values(
+                event_id="m-1", type="complaint", customer_id="cus-m", occurred_at=NOW,
+                received_at=later, content_hash="old", payload=payload,
+            )
+        )  # fmt: skip
+        conn.execute(
+            customers.insert().values(
+                id="cus-m", attributes={"card": raw}, field_times={}, first_seen_at=NOW,
+                last_event_at=NOW, event_count=1, updated_at=NOW,
+            )
+        )  # fmt: skip
+        case_id = conn.execute(
+            cases.insert().values(
+                customer_id="cus-m", status="new", priority="P3", reason=f"said {raw}",
+                trigger_event_id="m-1", signal_count=1, opened_at=NOW, updated_at=NOW,
+                decided_by="test", version=0, root_cause=raw,
+            )
+        ).inserted_primary_key[0]  # fmt: skip
+        conn.execute(
+            case_timeline.insert().values(
+                case_id=case_id, at=NOW, kind="case.note", actor="agent:ana",
+                summary=f"note {raw}", data={"text": raw},
+            )
+        )  # fmt: skip
+        for key in ("k1", "k2"):
+            conn.execute(
+                case_actions.insert().values(
+                    case_id=case_id, idempotency_key=key, request_hash="h",
+                    response={"entries": [{"data": {"text": raw}}]}, created_at=NOW,
+                )
+            )  # fmt: skip
+        conn.execute(
+            outbox.insert().values(
+                topic="case.reply", idempotency_key="case.reply:1", payload={"text": raw},
+                created_at=NOW, available_at=NOW, attempts=0,
+            )
+        )  # fmt: skip
+    assert find_anywhere(old, "4111 1111")
+    assert find_anywhere(old, "DE89 3704")
+
+    migrate.upgrade(old)
+
+    assert find_anywhere(old, "4111 1111") == []
+    assert find_anywhere(old, "DE89 3704") == []
+    [stored] = rows(old, sa.select(events.c.payload))
+    assert stored.payload["text"] == "card [CARD], IBAN [IBAN]"
+    # The sender retrying the event is answered "duplicate", as for events stored since.
+    [outcome] = append_groups(old, [[parse_event(sent)]], later)
+    assert outcome.statuses == ["duplicate"]
+    old.dispose()
