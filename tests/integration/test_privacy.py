@@ -4,6 +4,7 @@ table with customer data, erasure leaves no trace of the customer anywhere in th
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -14,10 +15,10 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from typer.testing import CliRunner
 
-from winback.bootstrap import build_stages, load_sla
+from winback.bootstrap import build_stages, build_workers, load_sla
 from winback.cli import app as cli_app
 from winback.clock import FrozenClock
-from winback.config import load_settings
+from winback.config import Settings, load_settings
 from winback.errors import Conflict, NotFound
 from winback.events.schema import EventIn, parse_event
 from winback.pipeline.processor import Processor
@@ -408,6 +409,7 @@ def test_the_api_redacts_by_default_and_exports_and_erases(tmp_path: Path) -> No
     assert client.get("/v1/customers/cus-api").status_code == 404
     assert client.post("/v1/customers/cus-api/erase").status_code == 404
     assert find_anywhere(engine, "zed@example.org") == []
+    assert "winback_retention_position 0.0" in client.get("/metrics").text
 
 
 def test_the_cli_exports_and_erases_after_confirmation(
@@ -503,3 +505,19 @@ def test_the_migration_replaces_payment_data_stored_before(
     [outcome] = append_groups(old, [[parse_event(sent)]], later)
     assert outcome.statuses == ["duplicate"]
     old.dispose()
+
+
+def test_build_workers_adds_the_retention_worker_unless_the_period_is_zero(
+    sqlite_engine: Engine, tmp_path: Path
+) -> None:
+    base: dict[str, Any] = {
+        "models_dir": tmp_path / "m",
+        "sla_timers": False,
+        "routing_interval_seconds": 0,
+        "risk_rescore_interval_seconds": 0,
+    }
+    stop = threading.Event()
+    on = build_workers(Settings(**base), sqlite_engine, stop)
+    off = build_workers(Settings(**base, retention_days=0), sqlite_engine, stop)
+    assert [w.name for w in on] == ["winback-processor", "winback-retention"]
+    assert [w.name for w in off] == ["winback-processor"]

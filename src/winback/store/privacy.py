@@ -147,6 +147,7 @@ class Erasure:
     pseudonym: str
     replacements: dict[str, str] = field(default_factory=dict)  # identifier -> replacement
     counts: dict[str, int] = field(default_factory=dict)  # rows changed per table
+    _sorted: list[str] = field(default_factory=list, repr=False)  # identifiers, longest first
 
     def add(self, identifier: object, replacement: str = ERASED) -> None:
         # Identifiers of under 3 characters would replace parts of ordinary words.
@@ -180,11 +181,9 @@ class Erasure:
         return value
 
     def _needles(self) -> list[str]:
-        cached: list[str] | None = getattr(self, "_sorted", None)
-        if cached is None or len(cached) != len(self.replacements):
-            cached = sorted(self.replacements, key=len, reverse=True)  # longest first
-            self._sorted = cached
-        return cached
+        if len(self._sorted) != len(self.replacements):
+            self._sorted = sorted(self.replacements, key=len, reverse=True)
+        return self._sorted
 
 
 def _replace_ci(text: str, needle: str, replacement: str) -> str:
