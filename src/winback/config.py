@@ -117,9 +117,17 @@ class Settings(BaseSettings):
         description="Directory of versioned model files (churn, text); see docs/risk.md.",
     )
     text_display: Literal["raw", "redacted"] = Field(
-        default="raw",
-        description="How the API shows customers' text: as written, or PII-redacted "
-        "(see docs/text.md). Logs always get the redacted copy.",
+        default="redacted",
+        description="Whether API callers see customers' contact details and free text raw or "
+        "PII-redacted (docs/privacy.md); redacted by default. Logs always get the redacted copy.",
+    )
+    retention_days: float = Field(
+        default=365,
+        ge=0,
+        le=36_500,
+        description="Events received longer ago than this lose their payload's free text and "
+        "contact details (kept: type, times, channel, score, amount); 0: kept for ever "
+        "(docs/privacy.md).",
     )
     routing_interval_seconds: float = Field(
         default=5.0,

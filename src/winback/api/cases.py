@@ -22,7 +22,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from winback.api.case_actions import case_sla_view
 from winback.api.case_actions import router as actions_router
 from winback.api.customers import risk_view
-from winback.api.deps import ConnectionDep, RuntimeDep
+from winback.api.deps import ConnectionDep, RevealDep, RuntimeDep
 from winback.api.errors import ErrorBody
 from winback.api.fields import MAX_ID, CaseId, NulFree
 from winback.api.schemas import CaseDetailRead, CasePage, CaseQueueRead
@@ -170,7 +170,9 @@ def _sort_value(key: str, value: Any) -> Any:
     summary="The case queue: filter, sort and page recovery cases",
     responses={422: {"model": ErrorBody}},
 )
-def list_cases(conn: ConnectionDep, query: Annotated[CaseQueueQuery, Query()]) -> CasePage:
+def list_cases(
+    conn: ConnectionDep, reveal: RevealDep, query: Annotated[CaseQueueQuery, Query()]
+) -> CasePage:
     """Cases for agents to work on, each with its next SLA deadline and the customer's churn
     risk. Filters combine with AND; the values of one filter with OR."""
     filters = queries.CaseFilters(
@@ -188,6 +190,7 @@ def list_cases(conn: ConnectionDep, query: Annotated[CaseQueueQuery, Query()]) -
         sort=_sort(query.sort),
         after=None if query.cursor is None else _decode(query.cursor, query.sort),
         limit=query.limit + 1,
+        reveal=reveal,
     )
     more = len(rows) > query.limit
     rows = rows[: query.limit]
@@ -205,10 +208,10 @@ def list_cases(conn: ConnectionDep, query: Annotated[CaseQueueQuery, Query()]) -
     summary="One case with its timeline and the events that triggered it",
     responses={404: {"model": ErrorBody}},
 )
-def get_case(case_id: CaseId, conn: ConnectionDep, container: RuntimeDep) -> CaseDetailRead:
-    case = queries.get_case(
-        conn, case_id, redact_text=container.settings.text_display == "redacted"
-    )
+def get_case(
+    case_id: CaseId, conn: ConnectionDep, container: RuntimeDep, reveal: RevealDep
+) -> CaseDetailRead:
+    case = queries.get_case(conn, case_id, reveal=reveal)
     if case is None:
         raise HTTPException(404, f"no case {case_id}")
     # The actions allowed now, and the SLA metrics (live for running clocks).

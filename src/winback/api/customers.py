@@ -1,6 +1,12 @@
 """``GET /v1/customers/{id}``: profile, open case, recent events and churn risk.
 
 ``GET /v1/customers?order=-risk``: the customers most at risk of leaving.
+
+``GET /v1/customers/{id}/export`` and ``POST /v1/customers/{id}/erase``: a customer's right of
+access and right to erasure (:mod:`winback.services.privacy`; docs/privacy.md).
+
+Contact details and free text are redacted unless the caller may see them raw (``reveal``,
+decided in ``api/deps.py``).
 """
 
 from __future__ import annotations
@@ -8,10 +14,12 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Query
+from fastapi.responses import Response
+from pydantic import BaseModel
 from sqlalchemy.engine import Connection
 
-from winback.api.deps import ConnectionDep, RuntimeDep
-from winback.api.errors import ErrorBody
+from winback.api.deps import ConnectionDep, RevealDep, RuntimeDep
+from winback.api.errors import ErrorBody, json_response
 from winback.api.fields import CustomerId
 from winback.api.schemas import (
     CustomerRead,
@@ -19,6 +27,7 @@ from winback.api.schemas import (
     CustomerRiskPage,
     CustomerRiskRead,
 )
+from winback.services import privacy
 from winback.store import queries, risk_store
 
 router = APIRouter(tags=["customers"])
@@ -30,12 +39,8 @@ router = APIRouter(tags=["customers"])
     summary="A customer: profile, open case and recent events",
     responses={404: {"model": ErrorBody}},
 )
-def get_customer(
-    customer_id: CustomerId, conn: ConnectionDep, container: RuntimeDep
-) -> CustomerRead:
-    customer = queries.get_customer(
-        conn, customer_id, redact_text=container.settings.text_display == "redacted"
-    )
+def get_customer(customer_id: CustomerId, conn: ConnectionDep, reveal: RevealDep) -> CustomerRead:
+    customer = queries.get_customer(conn, customer_id, reveal=reveal)
     if customer is None:
         raise HTTPException(404, f"no customer {customer_id!r}")
     customer["risk"] = risk_view(conn, customer_id)
@@ -76,3 +81,52 @@ def list_customers(
 ) -> CustomerRiskPage:
     rows = risk_store.list_by_risk(conn, limit=limit, min_probability=min_risk)
     return CustomerRiskPage(items=[CustomerRiskItem(id=r.pop("customer_id"), **r) for r in rows])
+
+
+@router.get(
+    "/v1/customers/{customer_id}/export",
+    summary="Everything held about a customer, as JSON (right of access)",
+    responses={
+        200: {
+            "description": "`format`, `customer_id`, `exported_at`, `redacted` and `tables`: "
+            "every row of every table holding the customer's data, by table name.",
+            "content": {"application/json": {"schema": {"type": "object"}}},
+        },
+        404: {"model": ErrorBody},
+    },
+)
+def export_customer(customer_id: CustomerId, container: RuntimeDep, reveal: RevealDep) -> Response:
+    """The customer's row, events, text analyses, features and risk, cases with their
+    timelines, SLA clocks and timers, remembered actions, remedy grants and outbox messages.
+    Redacted like the other read routes unless the caller may see raw data."""
+    export = privacy.export_customer(
+        container.engine,
+        container.clock,
+        customer_id,
+        reveal=reveal,
+        actor="anonymous",
+        credential="api",
+    )
+    return json_response(export)
+
+
+class ErasureRead(BaseModel):
+    erased: bool
+    counts: dict[str, int]
+
+
+@router.post(
+    "/v1/customers/{customer_id}/erase",
+    response_model=ErasureRead,
+    summary="Erase a customer: irreversibly pseudonymise them in every table",
+    responses={404: {"model": ErrorBody}, 409: {"model": ErrorBody}},
+)
+def erase_customer(customer_id: CustomerId, container: RuntimeDep) -> ErasureRead:
+    """Identifiers (id, contact details, name, event and ticket ids) are replaced by random
+    ones and free text is erased, in every table; counts, amounts, scores and times stay.
+    ``409`` while some of the customer's events are not yet processed (retry shortly). An
+    event for the same id sent later starts a new, unrelated customer."""
+    result = privacy.erase_customer(
+        container.engine, container.clock, customer_id, actor="anonymous", credential="api"
+    )
+    return ErasureRead(erased=True, counts=result.counts)

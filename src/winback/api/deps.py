@@ -32,6 +32,15 @@ async def get_shedder(request: Request) -> Shedder:
     return shedder
 
 
+async def get_reveal(container: Annotated[Runtime, Depends(get_container)]) -> bool:
+    """Whether this caller sees customers' contact details and free text raw — the one place
+    that decides it for every read route (cases, timelines, customers, events, exports).
+
+    Today a deployment-wide setting (``WINBACK_TEXT_DISPLAY``, ``redacted`` by default); with
+    identity it becomes the principal's ``may_see_raw`` (docs/privacy.md)."""
+    return container.settings.text_display == "raw"
+
+
 def get_connection(container: Annotated[Runtime, Depends(get_container)]) -> Iterator[Connection]:
     with container.engine.connect() as conn:
         yield conn
@@ -41,3 +50,4 @@ RuntimeDep = Annotated[Runtime, Depends(get_container)]
 MetricsDep = Annotated[Metrics, Depends(get_metrics)]
 ShedderDep = Annotated[Shedder, Depends(get_shedder)]
 ConnectionDep = Annotated[Connection, Depends(get_connection)]
+RevealDep = Annotated[bool, Depends(get_reveal)]

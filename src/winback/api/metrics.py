@@ -2,7 +2,8 @@
 
 Counters for what this process saw (events accepted, duplicates, rejected, shed under overload;
 acknowledgement latency), and its commit queue as it is at scrape time. Figures that live in the
-database — processor lag, cases opened, events that failed processing — are read at scrape time,
+database — processor lag, cases opened, events that failed processing, how far retention has
+pruned — are read at scrape time,
 so they are right whichever process did the work.
 """
 
@@ -18,8 +19,9 @@ from prometheus_client.registry import Collector
 from sqlalchemy.engine import Engine
 
 from winback.events.ingest import GroupCommitter
-from winback.pipeline.processor import processor_lag
+from winback.pipeline.processor import processor_lag, read_cursor
 from winback.sources import Source
+from winback.store.privacy import RETENTION_CURSOR
 from winback.store.queries import count_cases
 from winback.store.tables import event_failures
 
@@ -33,12 +35,18 @@ class _StoreCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         with self._engine.connect() as conn:
             lag = processor_lag(conn)
+            retention = read_cursor(conn, RETENTION_CURSOR)
             cases = count_cases(conn)
             failures = conn.execute(
                 sa.select(sa.func.count()).select_from(event_failures)
             ).scalar_one()
         yield GaugeMetricFamily(
             "winback_processor_lag_events", "Events logged but not yet processed.", value=lag
+        )
+        yield GaugeMetricFamily(
+            "winback_retention_position",
+            "The event seq up to which old payloads have been pruned (WINBACK_RETENTION_DAYS).",
+            value=retention,
         )
         yield GaugeMetricFamily(
             "winback_cases_opened", "Recovery cases opened since the start.", value=cases

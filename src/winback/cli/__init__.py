@@ -18,6 +18,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from winback.cli.audit import audit_app
 from winback.cli.churn import evaluate_churn, models_activate, models_list, train_churn
+from winback.cli.customers import customers_app
 from winback.cli.rules import rules_app
 from winback.cli.sla import sla_app
 from winback.cli.text import evaluate_text, train_text
@@ -38,6 +39,7 @@ app.add_typer(models_app, name="models")
 app.add_typer(sla_app, name="sla")  # winback sla check / recompute
 app.add_typer(rules_app, name="rules")  # winback rules check / dry-run
 app.add_typer(audit_app, name="audit")  # winback audit verify / list
+app.add_typer(customers_app, name="customers")  # winback customers export / erase
 console = Console(stderr=True)
 evaluate_app.command("text")(evaluate_text)  # winback evaluate text
 train_app.command("text")(train_text)  # winback train text

@@ -34,6 +34,7 @@ from pydantic import (
 
 from winback.clock import ensure_utc
 from winback.events.model import EVENT_TYPES, SCORE_SCALES
+from winback.payment import may_hold_payment, scrub_payment
 
 MAX_BATCH_EVENTS = 1000
 MAX_TEXT_CHARS = 10_000
@@ -310,12 +311,25 @@ def _errors(exc: ValidationError, prefix: str) -> list[dict[str, str]]:
 
 
 def to_incoming(model: EventIn) -> IncomingEvent:
+    """The event ready to log. Card numbers and IBANs anywhere in it are replaced here, before
+    the content hash and the durable write (docs/privacy.md): the hash is over what is stored,
+    so a retry of the same event is still a duplicate, and no raw payment data reaches it."""
     payload = model.model_dump(mode="json", exclude_none=True, exclude={"occurred_at"})
     occurred_at = None if model.occurred_at is None else ensure_utc(model.occurred_at)
     hashed = dict(payload)
     if occurred_at is not None:
         hashed["occurred_at"] = occurred_at.isoformat()
-    digest = hashlib.blake2b(orjson.dumps(hashed, option=orjson.OPT_SORT_KEYS), digest_size=16)
+    canonical = orjson.dumps(hashed, option=orjson.OPT_SORT_KEYS)
+    if may_hold_payment(canonical):  # one scan in C; most events stop here
+        scrubbed = scrub_payment(payload)
+        if scrubbed is not payload:
+            payload = scrubbed
+            hashed = {
+                **payload,
+                **({} if occurred_at is None else {"occurred_at": hashed["occurred_at"]}),
+            }
+            canonical = orjson.dumps(hashed, option=orjson.OPT_SORT_KEYS)
+    digest = hashlib.blake2b(canonical, digest_size=16)
     return IncomingEvent(
         event_id=model.id,
         type=model.type,

@@ -35,6 +35,7 @@ from winback.cases.model import RecoveryCase, TimelineEntry
 from winback.cases.transitions import Change
 from winback.clock import Clock
 from winback.errors import AnotherOpenCase, CaseNotFound
+from winback.payment import scrub_payment
 from winback.sla.engine import SlaEngine, SlaUpdate, facts_for
 from winback.store import audit
 from winback.store.actions import remember_action, replay_action
@@ -61,6 +62,14 @@ def entry_doc(entry: TimelineEntry) -> dict[str, Any]:
         "summary": entry.summary,
         "data": entry.data,
     }
+
+
+def without_payment_data(params: Mapping[str, Any]) -> Mapping[str, Any]:
+    """An action's parameters with card numbers and IBANs replaced (docs/privacy.md): what an
+    agent types into a note, a reply or a reason reaches the timeline, the case, the outbox and
+    the remembered answer without them, and the request hash is taken over the same."""
+    scrubbed: Mapping[str, Any] = scrub_payment(dict(params))
+    return scrubbed
 
 
 def _request_hash(action: str, actor: str, params: Mapping[str, Any]) -> str:
@@ -185,6 +194,7 @@ def perform_action(
     Raises an :class:`~winback.errors.WinbackError` (nothing changed): ``InvalidAction``,
     ``IllegalTransition``, ``CaseNotFound``, ``AnotherOpenCase``, ``IdempotencyKeyReused``.
     """
+    params = without_payment_data(params)
 
     def apply(conn: Connection, case: RecoveryCase, now: datetime) -> list[TimelineEntry]:
         read_version = case.version

@@ -39,7 +39,12 @@ from winback.errors import (
 from winback.remedies.catalogue import Catalogue
 from winback.remedies.policy import APPLY, APPROVAL, decide
 from winback.remedies.recommend import recommend
-from winback.services.cases import ActionResult, keyed_case_action, persist
+from winback.services.cases import (
+    ActionResult,
+    keyed_case_action,
+    persist,
+    without_payment_data,
+)
 from winback.store import audit
 from winback.store.cases import get_case
 from winback.store.remedy_store import (
@@ -109,6 +114,7 @@ def perform_remedy_action(
             "a retried request must never apply a remedy twice",
             field="idempotency_key",
         )
+    params = without_payment_data(params)
 
     def apply(conn: Connection, case: RecoveryCase, now: datetime) -> list[TimelineEntry]:
         read_version = case.version

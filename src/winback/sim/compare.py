@@ -237,7 +237,9 @@ class WinbackFeed:
                 sa.select(cases.c.id).where(cases.c.updated_at > self._watermark)
             ).all()
             for (case_id,) in changed:
-                case = queries.get_case(conn, case_id)  # what GET /v1/cases/{id} serves
+                case = queries.get_case(
+                    conn, case_id, reveal=True
+                )  # what GET /v1/cases/{id} serves
                 if case is None:
                     continue
                 fresh = [e for e in case["events"] if e["id"] not in self._seen]
@@ -321,7 +323,7 @@ class WinbackFeed:
         acted, self._acted = self._acted, set()
         with self.container.engine.connect() as conn:
             for case_id in sorted(acted):
-                case = queries.get_case(conn, case_id)
+                case = queries.get_case(conn, case_id, reveal=True)
                 if case is None:
                     continue
                 upto = self._read_upto.get(case_id, 0)

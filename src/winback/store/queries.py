@@ -1,4 +1,11 @@
-"""Read-side queries for the API: cases, their story, and customers."""
+"""Read-side queries for the API: cases, their story, and customers.
+
+Redacted unless revealed: every read here takes ``reveal`` (default False). Without it the
+customer's contact details (e-mail, phone) become placeholders and every free text — event
+texts (their PII-redacted copy), timeline summaries and data, case reasons, outcomes and root
+causes, customer attributes — goes through :func:`winback.text.pii.redact` (docs/privacy.md).
+The API decides ``reveal`` in one place (``api/deps.py``).
+"""
 
 from __future__ import annotations
 
@@ -20,6 +27,7 @@ from winback.store.tables import (
     events,
     sla_timers,
 )
+from winback.text.pii import PLACEHOLDERS, redact, redact_json
 
 _TEXT_COLUMNS = (
     event_text.c.sentiment,
@@ -48,7 +56,37 @@ def _text_enrichment(row: Any) -> dict[str, Any] | None:
     }
 
 
-def _event_summary(row: Any, redact_text: bool = False) -> dict[str, Any]:
+# The free-text fields of a case row, redacted unless revealed.
+_CASE_TEXT = ("reason", "outcome", "root_cause")
+
+
+def redact_case(case: dict[str, Any]) -> dict[str, Any]:
+    """A case row (in place) with its free text PII-redacted."""
+    for key in _CASE_TEXT:
+        value = case.get(key)
+        if isinstance(value, str):
+            case[key] = redact(value).text
+    return case
+
+
+def redact_timeline(entry: dict[str, Any]) -> dict[str, Any]:
+    """A timeline entry (in place) with its summary and data PII-redacted."""
+    entry["summary"] = redact(entry["summary"]).text
+    entry["data"] = redact_json(entry["data"])
+    return entry
+
+
+def redact_contact(customer: dict[str, Any]) -> dict[str, Any]:
+    """A customer row (in place): e-mail and phone as placeholders, attributes redacted."""
+    for key in ("email", "phone"):
+        if customer.get(key):
+            customer[key] = PLACEHOLDERS[key]
+    if customer.get("attributes"):
+        customer["attributes"] = redact_json(customer["attributes"])
+    return customer
+
+
+def _event_summary(row: Any, reveal: bool = False) -> dict[str, Any]:
     payload = row.payload
     summary = {
         "seq": row.seq,
@@ -63,10 +101,10 @@ def _event_summary(row: Any, redact_text: bool = False) -> dict[str, Any]:
     analysis = _text_enrichment(row)
     if analysis is not None:
         summary["analysis"] = analysis
-        if redact_text:
-            summary["text"] = row.redacted
-    elif redact_text and "text" in summary:
-        summary["text"] = None  # not analysed (yet): never show the raw text when redacting
+        if not reveal and "text" in summary:
+            summary["text"] = row.redacted or None
+    elif not reveal and "text" in summary:
+        summary["text"] = redact(summary["text"]).text  # not analysed yet: redact it here
     return summary
 
 
@@ -170,6 +208,7 @@ def list_cases(
     sort: QueueSort = QueueSort(),
     after: QueuePosition | None = None,
     limit: int,
+    reveal: bool = False,
 ) -> list[dict[str, Any]]:
     """The case queue: cases matching ``filters`` in ``sort`` order after ``after``, at most
     ``limit``, each with ``next_due_at`` / ``next_due_metric`` (its earliest unfired SLA
@@ -223,10 +262,11 @@ def list_cases(
         ordered = ordered.nulls_last()
     tie = cases.c.id.desc() if sort.descending else cases.c.id.asc()
     query = query.order_by(ordered, tie) if sort.key != "id" else query.order_by(tie)
-    return [dict(row._mapping) for row in conn.execute(query.limit(limit))]
+    found = [dict(row._mapping) for row in conn.execute(query.limit(limit))]
+    return found if reveal else [redact_case(row) for row in found]
 
 
-def get_case(conn: Connection, case_id: int, *, redact_text: bool = False) -> dict[str, Any] | None:
+def get_case(conn: Connection, case_id: int, *, reveal: bool = False) -> dict[str, Any] | None:
     row = conn.execute(sa.select(cases).where(cases.c.id == case_id)).first()
     if row is None:
         return None
@@ -239,6 +279,10 @@ def get_case(conn: Connection, case_id: int, *, redact_text: bool = False) -> di
             .order_by(case_timeline.c.id)
         )
     ]
+    if not reveal:
+        redact_case(case)
+        for entry in case["timeline"]:
+            redact_timeline(entry)
     linked = conn.execute(
         sa.select(events, case_events.c.role, *_TEXT_COLUMNS)
         .join(case_events, case_events.c.event_seq == events.c.seq)
@@ -246,12 +290,12 @@ def get_case(conn: Connection, case_id: int, *, redact_text: bool = False) -> di
         .where(case_events.c.case_id == case_id)
         .order_by(events.c.seq)
     )
-    case["events"] = [{**_event_summary(r, redact_text), "role": r.role} for r in linked]
+    case["events"] = [{**_event_summary(r, reveal), "role": r.role} for r in linked]
     return case
 
 
 def get_customer(
-    conn: Connection, customer_id: str, recent: int = 20, *, redact_text: bool = False
+    conn: Connection, customer_id: str, recent: int = 20, *, reveal: bool = False
 ) -> dict[str, Any] | None:
     row = conn.execute(sa.select(customers).where(customers.c.id == customer_id)).first()
     if row is None:
@@ -264,8 +308,12 @@ def get_customer(
         )
     ).first()
     customer["open_case"] = None if open_case is None else dict(open_case._mapping)
+    if not reveal:
+        redact_contact(customer)
+        if customer["open_case"] is not None:
+            redact_case(customer["open_case"])
     customer["recent_events"] = [
-        _event_summary(r, redact_text)
+        _event_summary(r, reveal)
         for r in conn.execute(
             sa.select(events, *_TEXT_COLUMNS)
             .outerjoin(event_text, event_text.c.event_seq == events.c.seq)

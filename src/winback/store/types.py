@@ -15,6 +15,8 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Dialect
 
+from winback.payment import may_hold_payment, scrub_payment
+
 
 class UTCDateTime(sa.types.TypeDecorator[datetime]):
     impl = sa.DateTime(timezone=True)
@@ -39,8 +41,17 @@ class UTCDateTime(sa.types.TypeDecorator[datetime]):
 
 
 def json_dumps(value: Any) -> str:
-    """The engine's JSON serializer (orjson: fast, and datetimes become RFC 3339)."""
-    return orjson.dumps(value).decode()
+    """The engine's JSON serializer (orjson: fast, and datetimes become RFC 3339).
+
+    Every JSON column is written through here, so no card number or IBAN is ever stored in
+    one (timeline data, outbox payloads, remembered answers, event payloads; docs/privacy.md):
+    a document the cheap pre-check flags is scrubbed and serialised again."""
+    out = orjson.dumps(value)
+    if may_hold_payment(out):
+        scrubbed = scrub_payment(value)
+        if scrubbed is not value:
+            out = orjson.dumps(scrubbed)
+    return out.decode()
 
 
 # A JSON document column: JSONB on PostgreSQL (indexable), JSON text on SQLite.

@@ -4,20 +4,34 @@
 ``[IBAN]``) and returns what kinds it found. Card numbers must pass the Luhn check and IBANs
 the ISO 13616 mod-97 check, so order numbers and references stay readable; phone numbers are
 recognised by shape (7-15 digits, with the separators people type), after cards and IBANs.
+
+Cards and IBANs are found by :mod:`winback.payment` (payment data is never stored; see
+docs/privacy.md). :func:`redact_json` applies :func:`redact` to every string of a value, for
+display.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
+
+from winback.payment import CARD, IBAN, digits_of, iban_ok, luhn_ok
+
+__all__ = [
+    "CARD",
+    "EMAIL",
+    "IBAN",
+    "PHONE",
+    "PLACEHOLDERS",
+    "Redaction",
+    "iban_ok",
+    "luhn_ok",
+    "redact",
+    "redact_json",
+]
 
 EMAIL = re.compile(r"(?<![\w.+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
-# 13-19 digits, optionally grouped by single spaces or dashes; no card number starts with 0.
-CARD = re.compile(r"(?<![\w-])[1-9](?:[ -]?\d){12,18}(?![\w-])")
-IBAN = re.compile(
-    r"(?<![A-Za-z0-9])[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?(?![A-Za-z0-9])",
-    re.IGNORECASE,
-)
 # An optional +country code or leading 0, then groups of digits separated by space, dot, dash
 # or parentheses; 7 to 15 digits in all (checked after matching).
 PHONE = re.compile(r"(?<![\w+])(?:\+|00)?\(?\d[\d\s().\-/]{5,22}\d(?![\w])")
@@ -29,31 +43,6 @@ PLACEHOLDERS = {"email": "[EMAIL]", "phone": "[PHONE]", "card": "[CARD]", "iban"
 class Redaction:
     text: str
     found: tuple[str, ...]  # the kinds found, e.g. ("email", "card")
-
-
-def luhn_ok(digits: str) -> bool:
-    total = 0
-    for i, ch in enumerate(reversed(digits)):
-        d = ord(ch) - 48
-        if i % 2:
-            d *= 2
-            if d > 9:
-                d -= 9
-        total += d
-    return total % 10 == 0
-
-
-def iban_ok(candidate: str) -> bool:
-    s = candidate.replace(" ", "").upper()
-    if not 15 <= len(s) <= 34 or not s[:2].isalpha() or not s[2:4].isdigit():
-        return False
-    moved = s[4:] + s[:4]
-    number = "".join(str(int(ch, 36)) for ch in moved)
-    return int(number) % 97 == 1
-
-
-def _digits(s: str) -> str:
-    return "".join(ch for ch in s if ch.isdigit())
 
 
 def redact(text: str) -> Redaction:
@@ -73,7 +62,7 @@ def redact(text: str) -> Redaction:
         return m.group(0)
 
     def card(m: re.Match[str]) -> str:
-        digits = _digits(m.group(0))
+        digits = digits_of(m.group(0))
         if 13 <= len(digits) <= 19 and luhn_ok(digits):
             found.append("card")
             return PLACEHOLDERS["card"]
@@ -81,7 +70,7 @@ def redact(text: str) -> Redaction:
 
     def phone(m: re.Match[str]) -> str:
         raw = m.group(0)
-        digits = _digits(raw)
+        digits = digits_of(raw)
         if not 7 <= len(digits) <= 15:
             return raw
         # A bare run of digits is a phone number only when it is long enough and not a
@@ -99,6 +88,8 @@ def redact(text: str) -> Redaction:
         out = IBAN.sub(iban, out)
         out = CARD.sub(card, out)
         out = PHONE.sub(phone, out)
+    if "[" in text:  # payment data redacted at ingest still counts as found
+        found.extend(kind for kind in ("card", "iban") if PLACEHOLDERS[kind] in text)
     return Redaction(out, tuple(dict.fromkeys(found)))
 
 
@@ -108,3 +99,14 @@ _DIGIT = re.compile(r"\d")
 
 def _looks_like_date(raw: str) -> bool:
     return bool(_DATE.match(raw.strip()))
+
+
+def redact_json(value: Any) -> Any:
+    """``value`` with :func:`redact` applied to every string in it (keys stay): for display."""
+    if isinstance(value, str):
+        return redact(value).text
+    if isinstance(value, dict):
+        return {key: redact_json(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [redact_json(item) for item in value]
+    return value
