@@ -67,8 +67,8 @@ def erase(
 ) -> None:
     """Erase a customer: pseudonymise them in every table, irreversibly (asks first)."""
     from winback.bootstrap import make_store_engine
-    from winback.config import ConfigError, load_settings
     from winback.clock import SystemClock
+    from winback.config import ConfigError, load_settings
     from winback.errors import WinbackError
     from winback.services.privacy import erase_customer
 
