@@ -166,7 +166,7 @@ def _serve(settings: Settings, on_started: Any = None, sock: socket.socket | Non
 
     _QuietServer = _quiet_server_class()  # noqa: N806
 
-    from winback.api.app import create_app
+    from winback.console.app import create_app
     from winback.runner import ProcessorRunner
 
     sock = sock or _listen(settings)
