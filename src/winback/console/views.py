@@ -330,25 +330,7 @@ def _approvals(
     status_code: int = 200,
 ) -> HTMLResponse:
     with runtime.engine.connect() as conn:
-        pending = [
-            dict(r._mapping)
-            for r in conn.execute(
-                sa.select(
-                    remedy_grants,
-                    cases.c.status.label("case_status"),
-                    cases.c.category,
-                    cases.c.priority,
-                    cases.c.reason.label("case_reason"),
-                    customers.c.value.label("customer_value"),
-                    customers.c.segment,
-                )
-                .join(cases, cases.c.id == remedy_grants.c.case_id)
-                .outerjoin(customers, customers.c.id == remedy_grants.c.customer_id)
-                .where(remedy_grants.c.status == "pending_approval")
-                .order_by(remedy_grants.c.created_at, remedy_grants.c.id)
-                .limit(200)
-            )
-        ]
+        pending = queries.pending_grants(conn, limit=200)
     return _page(
         request,
         "approvals.html",

@@ -18,6 +18,7 @@ from winback.store.tables import (
     customers,
     event_text,
     events,
+    remedy_grants,
     sla_timers,
 )
 
@@ -279,3 +280,24 @@ def get_customer(
 
 def count_cases(conn: Connection) -> int:
     return int(conn.execute(sa.select(sa.func.count()).select_from(cases)).scalar_one())
+
+
+def pending_grants(conn: Connection, *, limit: int) -> list[dict[str, Any]]:
+    """Remedy requests waiting for a decision, oldest first, with their case and customer."""
+    query = (
+        sa.select(
+            remedy_grants,
+            cases.c.status.label("case_status"),
+            cases.c.category,
+            cases.c.priority,
+            cases.c.reason.label("case_reason"),
+            customers.c.value.label("customer_value"),
+            customers.c.segment,
+        )
+        .join(cases, cases.c.id == remedy_grants.c.case_id)
+        .outerjoin(customers, customers.c.id == remedy_grants.c.customer_id)
+        .where(remedy_grants.c.status == "pending_approval")
+        .order_by(remedy_grants.c.created_at, remedy_grants.c.id)
+        .limit(limit)
+    )
+    return [dict(r._mapping) for r in conn.execute(query)]
