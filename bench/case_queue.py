@@ -58,7 +58,13 @@ QUERIES: dict[str, tuple[queries.CaseFilters, queries.QueueSort]] = {
 }
 
 
-def populate(engine: sa.Engine, n_open: int, n_closed: int, seed: int) -> None:
+def populate(
+    engine: sa.Engine,
+    n_open: int,
+    n_closed: int,
+    seed: int,
+    owners: tuple[str, ...] = ("ana", "bo"),
+) -> None:
     rng = random.Random(seed)
     total = n_open + n_closed
     with write_connection(engine) as conn, conn.begin():
@@ -114,7 +120,10 @@ def populate(engine: sa.Engine, n_open: int, n_closed: int, seed: int) -> None:
                     "updated_at": opened,
                     "decided_by": "bench",
                     "version": 0,
-                    "owner": rng.choice(["ana", "bo"]) if is_open and rng.random() < 0.25 else None,
+                    "owner": rng.choice(owners) if is_open and rng.random() < 0.25 else None,
+                    # Half the cases carry a playbook team (the column and the case.opened
+                    # entry below agree, as the processor writes them).
+                    "team": rng.choice(TEAMS) if rng.random() < 0.5 else None,
                 }
             )
         ids = list(
@@ -146,8 +155,8 @@ def populate(engine: sa.Engine, n_open: int, n_closed: int, seed: int) -> None:
                         }
                     )
             playbook: dict[str, Any] = {"rules": ["bench"]}
-            if rng.random() < 0.5:
-                playbook["team"] = rng.choice(TEAMS)
+            if row["team"] is not None:
+                playbook["team"] = row["team"]
             for kind, data in (
                 ("case.opened", {"playbook": playbook}),
                 ("case.assigned", {"owner": "ana"}),

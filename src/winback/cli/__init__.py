@@ -170,7 +170,7 @@ def _serve(settings: Settings, on_started: Any = None, sock: socket.socket | Non
 
     _QuietServer = _quiet_server_class()  # noqa: N806
 
-    from winback.api.app import create_app
+    from winback.console.app import create_app
     from winback.runner import ProcessorRunner
 
     sock = sock or _listen(settings)
@@ -347,14 +347,29 @@ def demo(
         typer.Option(min=0.01, help="Simulated hours per real second (the simulated clock)."),
     ] = 1.0,
 ) -> None:
-    """Start Winback on SQLite and stream a simulated company's events into it, live."""
-    from winback.demo import DemoCompany, stream
+    """Start Winback on SQLite and stream a simulated company's events into it, live, with a
+    simulated team working the cases."""
+    from winback.bootstrap import build_runtime
+    from winback.demo import (
+        LEAD,
+        TEAM_AGENTS,
+        DemoCompany,
+        DemoTeam,
+        stream,
+        write_demo_config,
+    )
     from winback.sim.industries import INDUSTRIES
 
     if industry not in INDUSTRIES:
         console.print(f"[red]error:[/red] --industry is one of {', '.join(INDUSTRIES)}")
         raise typer.Exit(2)
-    settings = _settings(database_url=f"sqlite:///{database}", port=port, log_level="warning")
+    config_dir = write_demo_config(database.with_name(f"{database.stem}-config"))
+    settings = _settings(
+        database_url=f"sqlite:///{database}",
+        port=port,
+        log_level="warning",
+        config_dir=config_dir,
+    )
     sock = _listen(settings)  # a port in use stops here, before the banner and the database
     for suffix in ("", "-wal", "-shm"):
         Path(f"{database}{suffix}").unlink(missing_ok=True)
@@ -371,18 +386,19 @@ def demo(
             if events is not None:
                 server.should_exit = True
 
+        team = DemoTeam(build_runtime(settings), TEAM_AGENTS, LEAD)
         threading.Thread(target=run, name="winback-demo", daemon=True).start()
+        threading.Thread(target=team.run, args=(stop,), name="winback-team", daemon=True).start()
 
     typer.echo(
         f"Winback demo on SQLite ({database}): a simulated {industry} company with "
-        f"{customers} customers (seed {seed}), {speed:g} simulated hour(s) per second. "
-        "Look at:\n"
-        f"  {base}/v1/cases        recovery cases, newest first\n"
-        f"  {base}/v1/cases?open=true&sort=due  the queue, earliest SLA deadline first\n"
-        f"  {base}/v1/customers/ID a customer's profile, open case and recent events\n"
+        f"{customers} customers (seed {seed}), {speed:g} simulated hour(s) per second, and a "
+        f"simulated team ({', '.join(TEAM_AGENTS)}; lead {LEAD}) working the cases. "
+        f"Configuration: {config_dir}/. Look at:\n"
+        f"  {base}/console         the console: the queue, cases, approvals\n"
+        f"  {base}/v1/cases?open=true&sort=due  the queue as JSON, earliest SLA deadline first\n"
         f"  {base}/docs            the API, interactive\n"
         f"  {base}/metrics         Prometheus metrics\n"
-        f"  {base}/v1/customers?order=-risk  customers most at risk of leaving\n"
         "Every 25 events: events sent, cases opened, customers at risk (churn risk 30%+ within "
         "90 days). Ctrl-C to stop."
     )

@@ -25,6 +25,7 @@ from winback.store.tables import (
     customers,
     event_text,
     events,
+    remedy_grants,
     sla_timers,
 )
 from winback.text.pii import PLACEHOLDERS, redact, redact_json
@@ -201,6 +202,126 @@ def _after(
     return after
 
 
+def _filtered(query: sa.Select[Any], filters: CaseFilters) -> sa.Select[Any]:
+    if filters.statuses:
+        query = query.where(cases.c.status.in_(filters.statuses))
+    if filters.open is not None:
+        open_statuses = sorted(OPEN_STATUSES)
+        query = query.where(
+            cases.c.status.in_(open_statuses)
+            if filters.open
+            else cases.c.status.not_in(open_statuses)
+        )
+    if filters.owners:
+        query = query.where(_any_of(cases.c.owner, filters.owners))
+    if filters.teams:
+        query = query.where(_any_of(cases.c.team, filters.teams))
+    if filters.priorities:
+        query = query.where(cases.c.priority.in_(filters.priorities))
+    if filters.categories:
+        query = query.where(cases.c.category.in_(filters.categories))
+    if filters.customer_id is not None:
+        query = query.where(cases.c.customer_id == filters.customer_id)
+    return query
+
+
+def _due_first(filters: CaseFilters, sort: QueueSort) -> bool:
+    """Whether the earliest-deadline-first queue should walk the pending timers in due order
+    (the index on them) rather than compute every matching case's next deadline and sort.
+
+    Walking the timers stops after ``limit`` cases, whatever the number of open cases; it is
+    the better plan unless the filters keep few cases (one customer, named owners), where
+    computing the deadlines of those few is cheaper than walking past everyone else's."""
+    named_owner = any(owner is not None for owner in filters.owners)
+    return (
+        sort.key == "due"
+        and not sort.descending
+        and not named_owner
+        and filters.customer_id is None
+    )
+
+
+def _list_by_due(
+    conn: Connection, filters: CaseFilters, after: QueuePosition | None, limit: int
+) -> list[dict[str, Any]]:
+    """``list_cases`` sorted by due time, earliest first, driven by the pending-timer index.
+
+    The first statement walks unfired breach timers in (due, case) order, keeping each case's
+    earliest (ties by metric), and stops after ``limit`` cases; only when the deadlines run out
+    on the page does a second statement add the cases without a pending breach, by id (they
+    come last). Finding those means looking at every open case, which the first page of a
+    large queue never needs."""
+    timer, other = sla_timers.alias("timer"), sla_timers.alias("other")
+    earliest = ~sa.exists().where(
+        other.c.case_id == timer.c.case_id,
+        other.c.kind == "breach",
+        other.c.fired_at.is_(None),
+        sa.or_(
+            other.c.due_at < timer.c.due_at,
+            sa.and_(other.c.due_at == timer.c.due_at, other.c.metric < timer.c.metric),
+        ),
+    )
+    common = (
+        _next_timer("warning", sla_timers.c.due_at).label("next_warning_at"),
+        customer_risk.c.probability.label("risk"),
+        customer_risk.c.reasons.label("risk_reasons"),
+    )
+    with_due = _filtered(
+        sa.select(
+            cases,
+            timer.c.due_at.label("next_due_at"),
+            timer.c.metric.label("next_due_metric"),
+            *common,
+        )
+        .select_from(
+            # "+ 0" keeps the planner from reading cases first and looking up their timers
+            # (SQLite's planner does when a filter looks selective): the walk must be the
+            # timers' due order, which stops after ``limit`` cases.
+            timer.join(cases, cases.c.id == timer.c.case_id + sa.literal_column("0")).outerjoin(
+                customer_risk, customer_risk.c.customer_id == cases.c.customer_id
+            )
+        )
+        .where(timer.c.kind == "breach", timer.c.fired_at.is_(None), earliest),
+        filters,
+    )
+    pending = sa.exists().where(
+        sla_timers.c.case_id == cases.c.id,
+        sla_timers.c.kind == "breach",
+        sla_timers.c.fired_at.is_(None),
+    )
+    without = _filtered(
+        sa.select(
+            cases,
+            sa.cast(sa.null(), sla_timers.c.due_at.type).label("next_due_at"),
+            sa.cast(sa.null(), sla_timers.c.metric.type).label("next_due_metric"),
+            *common,
+        )
+        .select_from(
+            cases.outerjoin(customer_risk, customer_risk.c.customer_id == cases.c.customer_id)
+        )
+        .where(~pending),
+        filters,
+    )
+    if after is not None and after.value is None:
+        with_due = with_due.where(sa.false())
+        without = without.where(cases.c.id > after.case_id)
+    elif after is not None:
+        with_due = with_due.where(
+            sa.or_(
+                timer.c.due_at > after.value,
+                sa.and_(timer.c.due_at == after.value, timer.c.case_id > after.case_id),
+            )
+        )
+    found = [
+        dict(row._mapping)
+        for row in conn.execute(with_due.order_by(timer.c.due_at, timer.c.case_id).limit(limit))
+    ]
+    if len(found) < limit:  # the deadlines ran out on this page: the cases without one follow
+        rest = conn.execute(without.order_by(cases.c.id).limit(limit - len(found)))
+        found += [dict(row._mapping) for row in rest]
+    return found
+
+
 def list_cases(
     conn: Connection,
     *,
@@ -213,7 +334,10 @@ def list_cases(
     """The case queue: cases matching ``filters`` in ``sort`` order after ``after``, at most
     ``limit``, each with ``next_due_at`` / ``next_due_metric`` (its earliest unfired SLA
     breach), ``next_warning_at``, ``team``, ``risk`` and ``risk_reasons`` (the customer's churn
-    risk). One statement whatever the filters, sort or page."""
+    risk). One statement whatever the filters, sort or page, except the earliest-deadline
+    queue's last pages (:func:`_list_by_due`)."""
+    if _due_first(filters, sort):
+        return _list_by_due(conn, filters, after, limit)
     next_due = _next_timer("breach", sla_timers.c.due_at).label("next_due_at")
     risk = customer_risk.c.probability.label("risk")
     # Labelled, so that ORDER BY names the selected value instead of computing it again.
@@ -236,25 +360,7 @@ def list_cases(
     ).select_from(
         cases.outerjoin(customer_risk, customer_risk.c.customer_id == cases.c.customer_id)
     )
-    if filters.statuses:
-        query = query.where(cases.c.status.in_(filters.statuses))
-    if filters.open is not None:
-        open_statuses = sorted(OPEN_STATUSES)
-        query = query.where(
-            cases.c.status.in_(open_statuses)
-            if filters.open
-            else cases.c.status.not_in(open_statuses)
-        )
-    if filters.owners:
-        query = query.where(_any_of(cases.c.owner, filters.owners))
-    if filters.teams:
-        query = query.where(_any_of(cases.c.team, filters.teams))
-    if filters.priorities:
-        query = query.where(cases.c.priority.in_(filters.priorities))
-    if filters.categories:
-        query = query.where(cases.c.category.in_(filters.categories))
-    if filters.customer_id is not None:
-        query = query.where(cases.c.customer_id == filters.customer_id)
+    query = _filtered(query, filters)
     if after is not None:
         query = query.where(_after(key, sort, after))
     ordered = key.desc() if sort.descending else key.asc()
@@ -327,3 +433,24 @@ def get_customer(
 
 def count_cases(conn: Connection) -> int:
     return int(conn.execute(sa.select(sa.func.count()).select_from(cases)).scalar_one())
+
+
+def pending_grants(conn: Connection, *, limit: int) -> list[dict[str, Any]]:
+    """Remedy requests waiting for a decision, oldest first, with their case and customer."""
+    query = (
+        sa.select(
+            remedy_grants,
+            cases.c.status.label("case_status"),
+            cases.c.category,
+            cases.c.priority,
+            cases.c.reason.label("case_reason"),
+            customers.c.value.label("customer_value"),
+            customers.c.segment,
+        )
+        .join(cases, cases.c.id == remedy_grants.c.case_id)
+        .outerjoin(customers, customers.c.id == remedy_grants.c.customer_id)
+        .where(remedy_grants.c.status == "pending_approval")
+        .order_by(remedy_grants.c.created_at, remedy_grants.c.id)
+        .limit(limit)
+    )
+    return [dict(r._mapping) for r in conn.execute(query)]

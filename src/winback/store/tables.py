@@ -93,6 +93,7 @@ cases = sa.Table(
     # Automation may handle it: no human queue (migration 0007).
     sa.Column("automated", sa.Boolean(), nullable=False, server_default=sa.false()),
     sa.Index("ix_cases_status_id", "status", "id"),
+    sa.Index("ix_cases_owner_status", "owner", "status"),  # an agent's own queue (0017)
     sa.Index("ix_cases_customer_id_resolved_at", "customer_id", "resolved_at"),
     sa.Index(
         "uq_cases_one_open_per_customer",
