@@ -224,21 +224,29 @@ def test_each_filter_keeps_the_cases_it_names(queue: Queue) -> None:
         assert sorted(queue.customers(*params)) == list(customers), params
 
 
-def test_filters_are_one_statement_whatever_the_page_size(queue: Queue) -> None:
+def test_the_due_queue_is_one_statement_a_page_and_two_when_deadlines_run_out(
+    queue: Queue,
+) -> None:
     statements: list[str] = []
 
     def record(*args: Any) -> None:
         # The queue's reads (not SQLite's BEGIN, nor the ingest lag watcher's reads of the log
         # and the cursor, which run on their own thread whenever they are due).
         sql = args[2]
-        if sql.lstrip().upper().startswith("SELECT") and "FROM cases" in sql:
+        if sql.lstrip().upper().startswith("SELECT") and " cases" in sql:
             statements.append(sql)
 
     sa.event.listen(queue.engine, "before_cursor_execute", record)
     try:
-        for limit in (1, 500):
+        # vip-desk has two open cases with a deadline: a page of one is all deadlines; a page
+        # of 500 runs out of them and reads the cases without one as well.
+        for limit, expected in ((1, 1), (500, 2)):
             statements.clear()
             queue.get(("sort", "due"), ("team", "vip-desk"), ("open", "true"), ("limit", limit))
+            assert len(statements) == expected, statements
+        for limit in (1, 500):  # other sorts: one statement whatever the page size
+            statements.clear()
+            queue.get(("sort", "-risk"), ("team", "vip-desk"), ("open", "true"), ("limit", limit))
             assert len(statements) == 1, statements
     finally:
         sa.event.remove(queue.engine, "before_cursor_execute", record)

@@ -179,10 +179,10 @@ def _case_context(
     head = conn.execute(sa.select(cases.c.owner).where(cases.c.id == case_id))
     owner = head.scalar()
     reveal = may_see_raw(principal, owner)
-    case = queries.get_case(conn, case_id, redact_text=not reveal)
+    case = queries.get_case(conn, case_id, reveal=reveal)
     if case is None:
         return None
-    customer = queries.get_customer(conn, case["customer_id"], recent=0, redact_text=not reveal)
+    customer = queries.get_customer(conn, case["customer_id"], recent=0, reveal=reveal)
     if customer and not reveal:
         customer.update(email=None, phone=None, name=None)
     risk = risk_store.get_customer_risk(conn, case["customer_id"])
@@ -190,6 +190,7 @@ def _case_context(
         conn,
         filters=queries.CaseFilters(customer_id=case["customer_id"]),
         limit=20,
+        reveal=reveal,
     )
     remedies: dict[str, Any] | None = None
     if principal.role in {"agent", "lead", "manager"} and case["status"] in OPEN_STATUSES:

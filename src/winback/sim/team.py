@@ -71,6 +71,7 @@ class DemoTeam:
                 filters=queries.CaseFilters(open=True, owners=list(self.agents)),
                 sort=queries.QueueSort("due", descending=False),
                 limit=200,
+                reveal=True,  # the team reads its own cases
             )
         taken = 0
         for case in mine:

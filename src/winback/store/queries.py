@@ -337,7 +337,8 @@ def list_cases(
     risk). One statement whatever the filters, sort or page, except the earliest-deadline
     queue's last pages (:func:`_list_by_due`)."""
     if _due_first(filters, sort):
-        return _list_by_due(conn, filters, after, limit)
+        found = _list_by_due(conn, filters, after, limit)
+        return found if reveal else [redact_case(row) for row in found]
     next_due = _next_timer("breach", sla_timers.c.due_at).label("next_due_at")
     risk = customer_risk.c.probability.label("risk")
     # Labelled, so that ORDER BY names the selected value instead of computing it again.
