@@ -28,6 +28,7 @@ from winback.clock import Clock, SystemClock
 from winback.config import Settings
 from winback.events.ingest import GroupCommitter
 from winback.models.registry import ACTIVE_FILE
+from winback.pipeline.partitioned import PartitionedProcessor
 from winback.pipeline.ports import Stage
 from winback.pipeline.processor import Processor, RoundResult
 from winback.pipeline.stages import RiskStage, TextStage, default_stages
@@ -39,14 +40,14 @@ from winback.risk.scoring import Scorer
 from winback.risk.setup import RISK_FILE, build_scorer, load_risk_config
 from winback.routing.config import AGENTS_FILE, TEAMS_FILE, RoutingConfig, load_routing
 from winback.services.risk_rescore import RiskRescorer
-from winback.services.routing import roster_configured, run_routing
+from winback.services.routing import roster_configured, try_run_routing
 from winback.services.sla_timers import TimerService
 from winback.sla.config import SLA_FILE, load_sla_config
 from winback.sla.engine import SlaEngine
 from winback.sources import Source
 from winback.store import migrate
 from winback.store.engine import make_engine
-from winback.store.eventlog import append_groups
+from winback.store.eventlog import append_groups, partition_count
 from winback.text.analyzer import TextAnalyzer
 from winback.text.loading import TAXONOMY_FILE, install_log_redaction
 from winback.text.loading import build_analyzer as build_text_analyzer
@@ -159,6 +160,27 @@ def build_processor(
     )
 
 
+def build_partitioned_processor(
+    settings: Settings,
+    engine: Engine,
+    clock: Clock | None = None,
+    on_round: Callable[[RoundResult], None] | None = None,
+    sources: Sources | None = None,
+    worker_id: str | None = None,
+) -> PartitionedProcessor:
+    """This worker's share of a partitioned log (see docs/operations.md)."""
+    return PartitionedProcessor(
+        engine,
+        build_stages(settings, sources),
+        clock or SystemClock(),
+        worker_id=worker_id,
+        batch_size=settings.processor_batch_size,
+        lease_seconds=settings.partition_lease_seconds,
+        heartbeat_seconds=settings.partition_heartbeat_seconds,
+        on_round=on_round,
+    )
+
+
 def build_timer_service(
     settings: Settings, engine: Engine, clock: Clock | None = None, sources: Sources | None = None
 ) -> TimerService:
@@ -202,8 +224,8 @@ def routing_round(
     def round_() -> float:
         config = sources.routing.get()
         if roster_configured(engine, config):
-            done = run_routing(engine, clock, sources.sla.get(), config, grace)
-            if done["assigned"] or done["requeued"]:
+            done = try_run_routing(engine, clock, sources.sla.get(), config, grace)
+            if done is not None and (done["assigned"] or done["requeued"]):
                 log.info(
                     "routing: %d assigned, %d re-queued, %d waiting",
                     len(done["assigned"]),
@@ -227,7 +249,9 @@ def build_workers(
     """The background workers of a processing process: the processor (woken by ingest through
     ``wake``), the SLA timers (``WINBACK_SLA_TIMERS``), routing
     (``WINBACK_ROUTING_INTERVAL_SECONDS`` > 0) and the risk re-score
-    (``WINBACK_RISK_RESCORE_INTERVAL_SECONDS`` > 0). The first runs in the caller's thread
+    (``WINBACK_RISK_RESCORE_INTERVAL_SECONDS`` > 0). On a partitioned log (``winback db
+    partitions N``) the processor processes this worker's share and a ``winback-partitions``
+    worker heartbeats and re-balances it. The first runs in the caller's thread
     (:meth:`LoopWorker.run`); start the others."""
     clock = clock or SystemClock()
     sources = sources or build_sources(settings)
@@ -242,11 +266,22 @@ def build_workers(
         if service is not None and result.processed:
             service.wake()
 
-    processor = build_processor(settings, engine, clock, woke, sources)
     idle = settings.processor_idle_poll_seconds
-    workers.append(
-        LoopWorker("winback-processor", lambda: processor.round(idle), stop=stop, wait=wake)
-    )
+    with engine.connect() as conn:
+        partitions = partition_count(conn)
+    if partitions == 1:  # one log, one cursor: the processor as it always was
+        processor = build_processor(settings, engine, clock, woke, sources)
+        workers.append(
+            LoopWorker("winback-processor", lambda: processor.round(idle), stop=stop, wait=wake)
+        )
+    else:  # this worker's share of the partitions, re-balanced by a heartbeat thread
+        share = build_partitioned_processor(settings, engine, clock, woke, sources)
+        workers.append(
+            LoopWorker("winback-processor", lambda: share.round(idle), stop=stop, wait=wake)
+        )
+        workers.append(
+            LoopWorker("winback-partitions", share.balance, stop=stop, on_stop=share.leave)
+        )
     if timers is not None:
         workers.append(
             LoopWorker(

@@ -41,6 +41,20 @@ class Settings(BaseSettings):
     )
     processor_batch_size: int = Field(default=500, ge=1, le=10_000)
     processor_idle_poll_seconds: float = Field(default=0.05, gt=0, le=10)
+    # Several workers on a partitioned log (`winback db partitions N`; docs/operations.md).
+    partition_heartbeat_seconds: float = Field(
+        default=1.0,
+        gt=0,
+        le=60,
+        description="How often a worker heartbeats and re-balances the log's partitions.",
+    )
+    partition_lease_seconds: float = Field(
+        default=3.0,
+        gt=0,
+        le=600,
+        description="How long a worker's heartbeat and partition leases last unrenewed: a dead "
+        "worker's partitions move after at most this plus one heartbeat.",
+    )
     ingest_max_group_events: int = Field(default=5_000, ge=1, le=100_000)
     # Overload: past these bounds POST /v1/events answers 503 + Retry-After and stores nothing,
     # and /readyz says not ready (docs/operations.md). 0 turns a bound off.

@@ -25,6 +25,8 @@ TABLES = {
     "customer_risk",
     "remedy_grants",  # issue 7
     "routing_agents",
+    "log_partitions",  # the log's partitions and their leases
+    "processor_members",
 }
 
 

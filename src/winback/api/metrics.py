@@ -2,8 +2,8 @@
 
 Counters for what this process saw (events accepted, duplicates, rejected, shed under overload;
 acknowledgement latency), and its commit queue as it is at scrape time. Figures that live in the
-database — processor lag, cases opened, events that failed processing — are read at scrape time,
-so they are right whichever process did the work.
+database — processor lag (in all and per partition of the log), cases opened, events that
+failed processing — are read at scrape time, so they are right whichever process did the work.
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from prometheus_client.registry import Collector
 from sqlalchemy.engine import Engine
 
 from winback.events.ingest import GroupCommitter
-from winback.pipeline.processor import processor_lag
 from winback.sources import Source
+from winback.store.partitions import partition_lags
 from winback.store.queries import count_cases
 from winback.store.tables import event_failures
 
@@ -32,14 +32,24 @@ class _StoreCollector(Collector):
 
     def collect(self) -> Iterator[Metric]:
         with self._engine.connect() as conn:
-            lag = processor_lag(conn)
+            lags = partition_lags(conn)
             cases = count_cases(conn)
             failures = conn.execute(
                 sa.select(sa.func.count()).select_from(event_failures)
             ).scalar_one()
         yield GaugeMetricFamily(
-            "winback_processor_lag_events", "Events logged but not yet processed.", value=lag
+            "winback_processor_lag_events",
+            "Events logged but not yet processed.",
+            value=sum(lags.values()),
         )
+        per_partition = GaugeMetricFamily(
+            "winback_partition_lag_events",
+            "Events logged but not yet processed, per partition of the log (one: 0).",
+            labels=["partition"],
+        )
+        for partition, lag in lags.items():
+            per_partition.add_metric([str(partition)], lag)
+        yield per_partition
         yield GaugeMetricFamily(
             "winback_cases_opened", "Recovery cases opened since the start.", value=cases
         )
