@@ -388,3 +388,51 @@ def test_timer_claims_skip_rows_another_instance_is_claiming(pg_engine: Engine) 
                 assert claim_timers(second, ids, NOW) == set()
         with second.begin():
             assert claim_timers(second, ids, NOW) == set()  # committed as fired: once
+
+
+# -- operating it: the command, /readyz and /metrics ------------------------------------------
+def test_the_partitions_command_sets_the_count_once_and_shows_holders_and_lag(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from winback.cli import app
+
+    url = f"sqlite:///{tmp_path / 'w.db'}"
+    monkeypatch.setenv("WINBACK_DATABASE_URL", url)
+    engine = make_engine(url)
+    migrate.upgrade(engine)
+    runner = CliRunner()
+    result = runner.invoke(app, ["db", "partitions", "4"])
+    assert result.exit_code == 0, result.output
+    assert "4 partition(s)" in result.stderr
+    log_all(engine, story(5, 20))
+    result = runner.invoke(app, ["db", "partitions", "8"])
+    assert result.exit_code == 2
+    assert "fixed once events exist" in result.stderr
+    result = runner.invoke(app, ["db", "partitions"])
+    assert result.exit_code == 0
+    with engine.connect() as conn:
+        lags = partition_lags(conn)
+    engine.dispose()
+    for partition, behind in lags.items():
+        assert f"{partition:>4}  lag {behind:>8}  -" in result.stderr  # held by no one
+
+
+def test_readyz_and_metrics_report_the_lag_of_each_partition(tmp_path: Path) -> None:
+    from .support import api_app
+
+    client, _, engine = api_app(tmp_path, NOW)
+    set_partition_count(engine, 3)
+    bodies = story(6, 30)
+    log_all(engine, bodies)
+    with engine.connect() as conn:
+        lags = partition_lags(conn)
+    assert sum(lags.values()) == 30
+    ready = client.get("/readyz").json()
+    assert ready["processor_lag"] == 30
+    assert ready["partition_lag"] == {str(p): n for p, n in lags.items()}
+    text = client.get("/metrics").text
+    for partition, behind in lags.items():
+        assert f'winback_partition_lag_events{{partition="{partition}"}} {float(behind)}' in text
+    assert "winback_processor_lag_events 30.0" in text
