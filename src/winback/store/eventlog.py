@@ -11,6 +11,7 @@ all of them.
 
 from __future__ import annotations
 
+import weakref
 import zlib
 from collections.abc import Iterable, Sequence
 from datetime import datetime
@@ -46,6 +47,11 @@ def partition_count(conn: Connection) -> int:
     return max(1, int(n))
 
 
+# N per engine, remembered once this process has logged an event: from then on the log is not
+# empty, and the count cannot change (set_partition_count refuses, under the append lock).
+_KNOWN_COUNTS: weakref.WeakKeyDictionary[Engine, int] = weakref.WeakKeyDictionary()
+
+
 def _existing_hashes(conn: Connection, ids: list[str]) -> dict[str, str]:
     found: dict[str, str] = {}
     for part in chunks(ids):
@@ -72,7 +78,7 @@ def append_groups(
             conn.execute(sa.select(sa.func.pg_advisory_xact_lock(APPEND_LOCK_ID)))
         known = _existing_hashes(conn, ids)
         # Read under the append lock: the partition count cannot change meanwhile.
-        count = partition_count(conn)
+        count = _KNOWN_COUNTS.get(engine) or partition_count(conn)
         rows: list[dict[str, Any]] = []
         for group in groups:
             outcome = GroupOutcome()
@@ -108,6 +114,8 @@ def append_groups(
                 row["partition"] = partition_of(row["customer_id"], count)
         if rows:
             conn.execute(events.insert(), rows)
+    if rows:
+        _KNOWN_COUNTS[engine] = count
     return outcomes
 
 

@@ -53,7 +53,11 @@ def set_partition_count(engine: Engine, count: int) -> None:
             conn.execute(sa.select(sa.func.pg_advisory_xact_lock(APPEND_LOCK_ID)))
         if partition_count(conn) == count:
             return
-        if conn.execute(sa.select(events.c.seq).limit(1)).first() is not None:
+        held_events = conn.execute(sa.select(events.c.seq).limit(1)).first() is not None
+        moved = conn.execute(
+            sa.select(processor_cursors.c.name).where(processor_cursors.c.position > 0).limit(1)
+        ).first()
+        if held_events or moved is not None:  # events now, or once (processes remember N)
             raise Conflict(
                 "the log already holds events: the partition count is fixed once events exist"
             )
