@@ -237,6 +237,13 @@ def routing_round(
     return round_
 
 
+def build_feed_waiter(url: str) -> Callable[[float], object]:
+    """The processor's wait on the Redis wake-up feed (the ``redis`` extra)."""
+    from winback.bus.redis_feed import FeedWaiter
+
+    return FeedWaiter(url)
+
+
 def build_workers(
     settings: Settings,
     engine: Engine,
@@ -255,6 +262,8 @@ def build_workers(
     (:meth:`LoopWorker.run`); start the others."""
     clock = clock or SystemClock()
     sources = sources or build_sources(settings)
+    if wake is None and settings.redis_url:  # a worker of its own: woken by the Redis feed
+        wake = build_feed_waiter(settings.redis_url)
     workers: list[LoopWorker] = []
     timers: TimerService | None = None
     if settings.sla_timers:
@@ -316,6 +325,7 @@ class Runtime:
     committer: GroupCommitter
     commit_listeners: list[Callable[[int], None]] = field(default_factory=list)
     workers: list[Worker] = field(default_factory=list)
+    closers: list[Callable[[], object]] = field(default_factory=list)
 
     @cached_property
     def sources(self) -> Sources:
@@ -323,6 +333,8 @@ class Runtime:
 
     def close(self) -> None:
         self.committer.stop()
+        for close in self.closers:
+            close()
         self.engine.dispose()
 
 
@@ -343,7 +355,14 @@ def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
         max_queue_wait_seconds=settings.ingest_max_queue_wait_seconds,
         on_commit=notify,
     )
-    return Runtime(settings, engine, clock, committer, listeners)
+    runtime = Runtime(settings, engine, clock, committer, listeners)
+    if settings.redis_url:  # tell workers elsewhere that the log moved (the `redis` extra)
+        from winback.bus.redis_feed import FeedPublisher
+
+        feed = FeedPublisher(settings.redis_url)
+        listeners.append(feed.notify)
+        runtime.closers.append(feed.stop)
+    return runtime
 
 
 def prepare_database(settings: Settings, engine: Engine) -> None:

@@ -29,6 +29,11 @@ class Settings(BaseSettings):
         default="sqlite:///./winback.db",
         description="SQLAlchemy-style URL: sqlite:///path/to.db or postgresql://user@host/db.",
     )
+    redis_url: str | None = Field(
+        default=None,
+        description="Redis for the wake-up feed (redis://host:6379/0): ingest tells idle workers "
+        "the log moved. Optional; never a system of record (docs/operations.md).",
+    )
     config_dir: Path | None = Field(
         default=None,
         description="Directory of YAML configuration (playbooks, SLA policies, teams).",
