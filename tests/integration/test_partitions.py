@@ -436,3 +436,19 @@ def test_readyz_and_metrics_report_the_lag_of_each_partition(tmp_path: Path) -> 
     for partition, behind in lags.items():
         assert f'winback_partition_lag_events{{partition="{partition}"}} {float(behind)}' in text
     assert "winback_processor_lag_events 30.0" in text
+
+
+def test_a_processor_started_before_the_log_was_partitioned_leaves_its_events_alone(
+    engine: Engine,
+) -> None:
+    """`serve` was running (one partition) when the log was partitioned: its processor must
+    not take the stamped events, or the partitions' workers would apply them a second time."""
+    single = Processor(engine, default_stages(), FrozenClock(NOW))
+    set_partition_count(engine, 4)
+    log_all(engine, story(7, 40))
+    assert single.run_until_idle() == 0
+    share = worker(engine, "w", FrozenClock(NOW))
+    share.balance()
+    assert share.run_until_idle() == 40
+    with engine.connect() as conn:
+        assert conn.execute(sa.select(sa.func.sum(customers.c.event_count))).scalar() == 40

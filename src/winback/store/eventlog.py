@@ -134,10 +134,17 @@ def to_event(row: Any) -> Event:
 def read_after(
     conn: Connection, position: int, limit: int, partition: int | None = None
 ) -> list[Event]:
-    """The next events after ``position``, in sequence order: the whole log, or one
-    partition's (read through the partial index on (partition, seq))."""
+    """The next events after ``position``, in sequence order: of the unpartitioned log, or of
+    one partition (read through the partial index on (partition, seq)).
+
+    Unpartitioned means unstamped (``partition IS NULL``): with one partition no event is
+    stamped, so this is the whole log; and a processor still running on the single cursor after
+    ``winback db partitions`` was run can never take the stamped events that the partitions'
+    workers will process."""
     query = sa.select(events).where(events.c.seq > position)
-    if partition is not None:
+    if partition is None:
+        query = query.where(events.c.partition.is_(None))
+    else:
         query = query.where(events.c.partition == partition)
     rows = conn.execute(query.order_by(events.c.seq).limit(limit))
     return [to_event(row) for row in rows]
