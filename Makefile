@@ -50,7 +50,7 @@ demo: $(PRODUCT) ## Run Winback on SQLite with a live stream of events (PORT=800
 serve: $(PRODUCT) ## Run the server (settings from WINBACK_* variables; PORT=8001 for another port)
 	$(BIN)/winback serve $(PORT_ARG)
 
-test: $(DEV) ## Run the test suite (PostgreSQL tests need WINBACK_TEST_POSTGRES_URL)
+test: $(DEV) ## Run the test suite (PostgreSQL tests need WINBACK_TEST_POSTGRES_URL, Redis ones WINBACK_TEST_REDIS_URL)
 	$(BIN)/pytest
 
 test-fast: $(DEV) ## Run the tests without the slow end-to-end ones

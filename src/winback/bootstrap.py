@@ -33,6 +33,7 @@ from winback.config import Settings
 from winback.events.ingest import GroupCommitter
 from winback.identity import SYSTEM
 from winback.models.registry import ACTIVE_FILE
+from winback.pipeline.partitioned import PartitionedProcessor
 from winback.pipeline.ports import Stage
 from winback.pipeline.processor import Processor, RoundResult
 from winback.pipeline.stages import RiskStage, TextStage, default_stages
@@ -45,14 +46,14 @@ from winback.risk.setup import RISK_FILE, build_scorer, load_risk_config
 from winback.routing.config import AGENTS_FILE, TEAMS_FILE, RoutingConfig, load_routing
 from winback.services.privacy import RetentionService
 from winback.services.risk_rescore import RiskRescorer
-from winback.services.routing import roster_configured, run_routing
+from winback.services.routing import roster_configured, try_run_routing
 from winback.services.sla_timers import TimerService
 from winback.sla.config import SLA_FILE, load_sla_config
 from winback.sla.engine import SlaEngine
 from winback.sources import Reload, Source, file_digests
 from winback.store import audit, migrate
 from winback.store.engine import make_engine, write_connection
-from winback.store.eventlog import append_groups
+from winback.store.eventlog import append_groups, partition_count
 from winback.text.analyzer import TextAnalyzer
 from winback.text.loading import TAXONOMY_FILE, install_log_redaction
 from winback.text.loading import build_analyzer as build_text_analyzer
@@ -224,6 +225,27 @@ def build_processor(
     )
 
 
+def build_partitioned_processor(
+    settings: Settings,
+    engine: Engine,
+    clock: Clock | None = None,
+    on_round: Callable[[RoundResult], None] | None = None,
+    sources: Sources | None = None,
+    worker_id: str | None = None,
+) -> PartitionedProcessor:
+    """This worker's share of a partitioned log (see docs/operations.md)."""
+    return PartitionedProcessor(
+        engine,
+        build_stages(settings, sources),
+        clock or SystemClock(),
+        worker_id=worker_id,
+        batch_size=settings.processor_batch_size,
+        lease_seconds=settings.partition_lease_seconds,
+        heartbeat_seconds=settings.partition_heartbeat_seconds,
+        on_round=on_round,
+    )
+
+
 def build_timer_service(
     settings: Settings, engine: Engine, clock: Clock | None = None, sources: Sources | None = None
 ) -> TimerService:
@@ -267,8 +289,8 @@ def routing_round(
     def round_() -> float:
         config = sources.routing.get()
         if roster_configured(engine, config):
-            done = run_routing(engine, clock, sources.sla.get(), config, grace)
-            if done["assigned"] or done["requeued"]:
+            done = try_run_routing(engine, clock, sources.sla.get(), config, grace)
+            if done is not None and (done["assigned"] or done["requeued"]):
                 log.info(
                     "routing: %d assigned, %d re-queued, %d waiting",
                     len(done["assigned"]),
@@ -278,6 +300,13 @@ def routing_round(
         return settings.routing_interval_seconds
 
     return round_
+
+
+def build_feed_waiter(url: str) -> Callable[[float], object]:
+    """The processor's wait on the Redis wake-up feed (the ``redis`` extra)."""
+    from winback.bus.redis_feed import FeedWaiter
+
+    return FeedWaiter(url)
 
 
 def build_workers(
@@ -293,10 +322,13 @@ def build_workers(
     ``wake``), the SLA timers (``WINBACK_SLA_TIMERS``), routing
     (``WINBACK_ROUTING_INTERVAL_SECONDS`` > 0) and the risk re-score
     (``WINBACK_RISK_RESCORE_INTERVAL_SECONDS`` > 0) and retention (``WINBACK_RETENTION_DAYS``
-    > 0). The first runs in the caller's thread
-    (:meth:`LoopWorker.run`); start the others."""
+    > 0). On a partitioned log (``winback db partitions N``) the processor processes this
+    worker's share and a ``winback-partitions`` worker heartbeats and re-balances it. The first
+    runs in the caller's thread    (:meth:`LoopWorker.run`); start the others."""
     clock = clock or SystemClock()
     sources = sources or build_sources(settings)
+    if wake is None and settings.redis_url:  # a worker of its own: woken by the Redis feed
+        wake = build_feed_waiter(settings.redis_url)
     workers: list[LoopWorker] = []
     timers: TimerService | None = None
     if settings.sla_timers:
@@ -308,11 +340,22 @@ def build_workers(
         if service is not None and result.processed:
             service.wake()
 
-    processor = build_processor(settings, engine, clock, woke, sources)
     idle = settings.processor_idle_poll_seconds
-    workers.append(
-        LoopWorker("winback-processor", lambda: processor.round(idle), stop=stop, wait=wake)
-    )
+    with engine.connect() as conn:
+        partitions = partition_count(conn)
+    if partitions == 1:  # one log, one cursor: the processor as it always was
+        processor = build_processor(settings, engine, clock, woke, sources)
+        workers.append(
+            LoopWorker("winback-processor", lambda: processor.round(idle), stop=stop, wait=wake)
+        )
+    else:  # this worker's share of the partitions, re-balanced by a heartbeat thread
+        share = build_partitioned_processor(settings, engine, clock, woke, sources)
+        workers.append(
+            LoopWorker("winback-processor", lambda: share.round(idle), stop=stop, wait=wake)
+        )
+        workers.append(
+            LoopWorker("winback-partitions", share.balance, stop=stop, on_stop=share.leave)
+        )
     if timers is not None:
         workers.append(
             LoopWorker(
@@ -350,6 +393,7 @@ class Runtime:
     committer: GroupCommitter
     commit_listeners: list[Callable[[int], None]] = field(default_factory=list)
     workers: list[Worker] = field(default_factory=list)
+    closers: list[Callable[[], object]] = field(default_factory=list)
 
     @cached_property
     def config_audit(self) -> ConfigAudit:
@@ -365,6 +409,8 @@ class Runtime:
         self.committer.stop()
         if "config_audit" in self.__dict__:
             self.config_audit.close()
+        for close in self.closers:
+            close()
         self.engine.dispose()
 
 
@@ -385,7 +431,14 @@ def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
         max_queue_wait_seconds=settings.ingest_max_queue_wait_seconds,
         on_commit=notify,
     )
-    return Runtime(settings, engine, clock, committer, listeners)
+    runtime = Runtime(settings, engine, clock, committer, listeners)
+    if settings.redis_url:  # tell workers elsewhere that the log moved (the `redis` extra)
+        from winback.bus.redis_feed import FeedPublisher
+
+        feed = FeedPublisher(settings.redis_url)
+        listeners.append(feed.notify)
+        runtime.closers.append(feed.stop)
+    return runtime
 
 
 def prepare_database(settings: Settings, engine: Engine) -> None:

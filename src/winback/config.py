@@ -30,6 +30,11 @@ class Settings(BaseSettings):
         default="sqlite:///./winback.db",
         description="SQLAlchemy-style URL: sqlite:///path/to.db or postgresql://user@host/db.",
     )
+    redis_url: str | None = Field(
+        default=None,
+        description="Redis for the wake-up feed (redis://host:6379/0): ingest tells idle workers "
+        "the log moved. Optional; never a system of record (docs/operations.md).",
+    )
     config_dir: Path | None = Field(
         default=None,
         description="Directory of YAML configuration (playbooks, SLA policies, teams).",
@@ -42,6 +47,20 @@ class Settings(BaseSettings):
     )
     processor_batch_size: int = Field(default=500, ge=1, le=10_000)
     processor_idle_poll_seconds: float = Field(default=0.05, gt=0, le=10)
+    # Several workers on a partitioned log (`winback db partitions N`; docs/operations.md).
+    partition_heartbeat_seconds: float = Field(
+        default=1.0,
+        gt=0,
+        le=60,
+        description="How often a worker heartbeats and re-balances the log's partitions.",
+    )
+    partition_lease_seconds: float = Field(
+        default=3.0,
+        gt=0,
+        le=600,
+        description="How long a worker's heartbeat and partition leases last unrenewed: a dead "
+        "worker's partitions move after at most this plus one heartbeat.",
+    )
     ingest_max_group_events: int = Field(default=5_000, ge=1, le=100_000)
     # Overload: past these bounds POST /v1/events answers 503 + Retry-After and stores nothing,
     # and /readyz says not ready (docs/operations.md). 0 turns a bound off.

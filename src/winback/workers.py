@@ -45,6 +45,7 @@ class LoopWorker:
         wait: Callable[[float], object] | None = None,
         error_backoff: float = 1.0,
         on_start: Callable[[], object] | None = None,
+        on_stop: Callable[[], object] | None = None,
     ) -> None:
         self.name = name
         self._round = round_
@@ -53,6 +54,7 @@ class LoopWorker:
         self._wait = wait
         self._backoff = error_backoff
         self._on_start = on_start
+        self._on_stop = on_stop
         self._thread: threading.Thread | None = None
         self.rounds = 0
         self.errors = 0
@@ -75,6 +77,8 @@ class LoopWorker:
                 continue
             if delay > 0:
                 self._pause(delay)
+        if self._on_stop is not None:
+            self._guarded(self._on_stop)
         log.info("%s stopped", self.name)
 
     def _guarded(self, step: Callable[[], Any]) -> Any:

@@ -26,6 +26,8 @@ TABLES = {
     "remedy_grants",  # issue 7
     "routing_agents",
     "audit_log",
+    "log_partitions",  # the log's partitions and their leases
+    "processor_members",
 }
 
 

@@ -10,8 +10,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from winback.api.deps import MetricsDep, RuntimeDep, ShedderDep
 from winback.api.errors import json_response
 from winback.api.schemas import Health, Readiness
-from winback.pipeline.processor import processor_lag
 from winback.store import migrate
+from winback.store.partitions import partition_lags
 
 router = APIRouter(tags=["operations"])
 
@@ -36,7 +36,8 @@ def readyz(container: RuntimeDep, shedder: ShedderDep) -> Response:
     try:
         with container.engine.connect() as conn:
             behind = migrate.pending(conn)
-            lag = processor_lag(conn) if not behind else None
+            lags = partition_lags(conn) if not behind else None
+            lag = sum(lags.values()) if lags is not None else None
     except SQLAlchemyError as exc:
         database = f"error: {exc.__class__.__name__}"
         body = Readiness(
@@ -60,6 +61,7 @@ def readyz(container: RuntimeDep, shedder: ShedderDep) -> Response:
         database="ok",
         migrations="pending: run `winback db upgrade`" if behind else "current",
         processor_lag=lag,
+        partition_lag={str(p): n for p, n in (lags or {}).items()},
         ingest_queue_events=queued,
         reasons=reasons,
         configuration_refused=refused,

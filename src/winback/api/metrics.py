@@ -2,9 +2,9 @@
 
 Counters for what this process saw (events accepted, duplicates, rejected, shed under overload;
 acknowledgement latency), and its commit queue as it is at scrape time. Figures that live in the
-database — processor lag, cases opened, events that failed processing, how far retention has
-pruned — are read at scrape time,
-so they are right whichever process did the work.
+database — processor lag (in all and per partition of the log), cases opened, events that
+failed processing, how far retention has pruned — are read at scrape time, so they are right
+whichever process did the work.
 """
 
 from __future__ import annotations
@@ -19,8 +19,9 @@ from prometheus_client.registry import Collector
 from sqlalchemy.engine import Engine
 
 from winback.events.ingest import GroupCommitter
-from winback.pipeline.processor import processor_lag, read_cursor
+from winback.pipeline.processor import read_cursor
 from winback.sources import Source
+from winback.store.partitions import partition_lags
 from winback.store.privacy import RETENTION_CURSOR
 from winback.store.queries import count_cases
 from winback.store.tables import event_failures
@@ -34,15 +35,25 @@ class _StoreCollector(Collector):
 
     def collect(self) -> Iterator[Metric]:
         with self._engine.connect() as conn:
-            lag = processor_lag(conn)
+            lags = partition_lags(conn)
             retention = read_cursor(conn, RETENTION_CURSOR)
             cases = count_cases(conn)
             failures = conn.execute(
                 sa.select(sa.func.count()).select_from(event_failures)
             ).scalar_one()
         yield GaugeMetricFamily(
-            "winback_processor_lag_events", "Events logged but not yet processed.", value=lag
+            "winback_processor_lag_events",
+            "Events logged but not yet processed.",
+            value=sum(lags.values()),
         )
+        per_partition = GaugeMetricFamily(
+            "winback_partition_lag_events",
+            "Events logged but not yet processed, per partition of the log (one: 0).",
+            labels=["partition"],
+        )
+        for partition, lag in lags.items():
+            per_partition.add_metric([str(partition)], lag)
+        yield per_partition
         yield GaugeMetricFamily(
             "winback_retention_position",
             "The event seq up to which old payloads have been pruned (WINBACK_RETENTION_DAYS).",

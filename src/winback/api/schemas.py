@@ -232,6 +232,11 @@ class Readiness(BaseModel):
     database: str
     migrations: str
     processor_lag: int | None = Field(description="Events logged but not yet processed.")
+    partition_lag: dict[str, int] = Field(
+        default_factory=dict,
+        description="The same, per partition of the log (`winback db partitions`; one "
+        'partition: `{"0": processor_lag}`).',
+    )
     ingest_queue_events: int = Field(
         default=0, description="Events waiting for the group committer in this process."
     )

@@ -209,7 +209,9 @@ def serve(
 
 @app.command()
 def worker() -> None:
-    """Run the event processor alone (production: beside `serve` with WINBACK_PROCESSOR=off)."""
+    """Run the event processor alone (production: beside `serve` with WINBACK_PROCESSOR=off).
+    On a partitioned log (`winback db partitions N`) run as many as you like, on any machines:
+    each processes its share of the partitions, re-balanced as workers come and go."""
     from winback.runner import run_processor
 
     settings = _settings()
@@ -253,6 +255,41 @@ def db_upgrade(
     except (CommandError, RevisionError) as exc:
         console.print(f"[red]error:[/red] {escape(str(exc))}", soft_wrap=True)
         raise typer.Exit(2) from None
+    finally:
+        engine.dispose()
+
+
+@db_app.command("partitions")
+def db_partitions(
+    count: Annotated[
+        int | None,
+        typer.Argument(help="Partitions of the log (1-1024); only on an empty log.", min=1),
+    ] = None,
+) -> None:
+    """Show, or set on an empty log, how many partitions the event log has: each partition is
+    processed in order by one worker at a time, so N bounds how many workers help
+    (docs/operations.md). Without COUNT: each partition's holder and lag."""
+    from winback.clock import SystemClock
+    from winback.errors import WinbackError
+    from winback.store.engine import make_engine
+    from winback.store.partitions import lease_now, owners, partition_lags, set_partition_count
+
+    settings = _settings()
+    engine = make_engine(settings.database_url)
+    try:
+        if count is not None:
+            try:
+                set_partition_count(engine, count)
+            except WinbackError as exc:
+                console.print(f"[red]error:[/red] {escape(exc.message)}", soft_wrap=True)
+                raise typer.Exit(2) from None
+        with engine.connect() as conn:
+            now = lease_now(conn, SystemClock())
+            held, lags = owners(conn, now), partition_lags(conn)
+        console.print(f"{len(held)} partition(s)")
+        for partition in sorted(held):
+            holder = held[partition] or "-"
+            console.print(f"  {partition:>4}  lag {lags.get(partition, 0):>8}  {escape(holder)}")
     finally:
         engine.dispose()
 

@@ -21,6 +21,10 @@ therefore slows the processor by one redo at most; it can never stall it.
 A stage that raises on an event does not wedge the log: the batch is retried one event at a
 time, and an event that still fails is recorded in ``event_failures`` (stage and error) and
 skipped, so it can be inspected and re-driven.
+
+A processor reads the whole log on one cursor (the default), or one partition of it on that
+partition's cursor (``partition``; see :mod:`winback.pipeline.partitioned`): everything above
+holds per partition.
 """
 
 from __future__ import annotations
@@ -39,13 +43,14 @@ from winback.pipeline.context import EventContext
 from winback.pipeline.ports import Stage, Unit
 from winback.store.engine import write_connection
 from winback.store.eventlog import last_seq, read_after
+from winback.store.partitions import DEFAULT_CURSOR, partition_lags
 from winback.store.tables import event_failures, processor_cursors
 from winback.store.uow import StaleState, load_batch_unit
 from winback.text.pii import redact
 
 log = logging.getLogger(__name__)
 
-DEFAULT_CURSOR = "pipeline"
+__all__ = ["DEFAULT_CURSOR", "Processor", "RoundResult", "processor_lag", "read_cursor"]
 
 
 class _StageFailed(Exception):
@@ -69,7 +74,11 @@ def read_cursor(conn: Connection, name: str = DEFAULT_CURSOR) -> int:
     return int(position or 0)
 
 
-def processor_lag(conn: Connection, name: str = DEFAULT_CURSOR) -> int:
+def processor_lag(conn: Connection, name: str | None = None) -> int:
+    """Events logged but not yet processed, over every partition; or, given a cursor's
+    ``name``, how far the whole log is ahead of that cursor."""
+    if name is None:
+        return sum(partition_lags(conn).values())
     return max(0, last_seq(conn) - read_cursor(conn, name))
 
 
@@ -82,6 +91,7 @@ class Processor:
         *,
         batch_size: int = 500,
         name: str = DEFAULT_CURSOR,
+        partition: int | None = None,
         on_round: Callable[[RoundResult], None] | None = None,
     ) -> None:
         self._engine = engine
@@ -89,14 +99,19 @@ class Processor:
         self._clock = clock
         self._batch_size = batch_size
         self._name = name
+        self._partition = partition
         self._on_round = on_round
+
+    @property
+    def name(self) -> str:
+        return self._name
 
     # -- one round -------------------------------------------------------------------------
     def run_once(self) -> RoundResult:
         """Process the next batch; return how many events it consumed (0: log caught up)."""
         with self._engine.connect() as conn:
             position = read_cursor(conn, self._name)
-            batch = read_after(conn, position, self._batch_size)
+            batch = read_after(conn, position, self._batch_size, self._partition)
         if not batch:
             return RoundResult()
         try:

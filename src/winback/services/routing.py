@@ -10,6 +10,10 @@ human queue; the pass lists it under ``automated``. Each assignment is the ``ass
 action (:func:`winback.services.cases.perform_action`), so a case keeps a single owner and
 every transfer is on its timeline and in the outbox. A case the router re-queues keeps its
 (offline) owner until an eligible agent takes it.
+
+Several processes may run the routing worker (one per processing worker): passes take turns
+under a PostgreSQL advisory lock (:func:`winback.store.routing_store.routing_pass`), and the
+worker skips its pass while another instance's runs.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ from winback.store.routing_store import (
     case_requests,
     has_agents,
     load_agents,
+    routing_pass,
     upsert_agent,
 )
 
@@ -97,7 +102,28 @@ def run_routing(
     config: RoutingConfig,
     grace: timedelta = timedelta(minutes=15),
 ) -> dict[str, Any]:
-    """One routing pass; returns what it did and the load per agent."""
+    """One routing pass (after any other instance's pass ends); what it did and the load per
+    agent."""
+    with routing_pass(engine, wait=True):
+        return _routing_pass(engine, clock, sla, config, grace)
+
+
+def try_run_routing(
+    engine: Engine,
+    clock: Clock,
+    sla: SlaEngine,
+    config: RoutingConfig,
+    grace: timedelta = timedelta(minutes=15),
+) -> dict[str, Any] | None:
+    """One routing pass, or None when another instance is running one now (the routing
+    worker: several processing processes must not assign the same case twice)."""
+    with routing_pass(engine, wait=False) as mine:
+        return _routing_pass(engine, clock, sla, config, grace) if mine else None
+
+
+def _routing_pass(
+    engine: Engine, clock: Clock, sla: SlaEngine, config: RoutingConfig, grace: timedelta
+) -> dict[str, Any]:
     now: datetime = clock.now()
     with engine.connect() as conn:
         agents = load_agents(conn, config)

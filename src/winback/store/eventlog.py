@@ -2,13 +2,17 @@
 
 Appends are serialised across processes so that sequence order equals commit order (the
 processor relies on it to never skip an event): SQLite by ``BEGIN IMMEDIATE``, PostgreSQL by a
-transaction-scoped advisory lock taken before the inserts. The group committer calls
+transaction-scoped advisory lock taken before the inserts. When the log has several partitions
+(``log_partitions``), each new event is stamped with its customer's partition, N being read
+under that lock. The group committer calls
 :func:`append_groups` with several requests' events at once, paying one commit (one fsync) for
 all of them.
 """
 
 from __future__ import annotations
 
+import weakref
+import zlib
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
@@ -20,7 +24,7 @@ from winback.events.ingest import GroupOutcome
 from winback.events.model import Event
 from winback.events.schema import IncomingEvent
 from winback.store.engine import write_connection
-from winback.store.tables import events
+from winback.store.tables import events, log_partitions
 
 APPEND_LOCK_ID = 0x57696E6261636B  # "Winback": the advisory lock that orders appends on PostgreSQL
 _CHUNK = 500  # bound IN (...) lists well under SQLite's variable limit
@@ -29,6 +33,23 @@ _CHUNK = 500  # bound IN (...) lists well under SQLite's variable limit
 def chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterable[Sequence[Any]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+def partition_of(customer_id: str, count: int) -> int:
+    """The customer's partition among ``count``: stable across processes and machines
+    (``crc32``; Python's ``hash()`` is salted per process)."""
+    return zlib.crc32(customer_id.encode()) % count if count > 1 else 0
+
+
+def partition_count(conn: Connection) -> int:
+    """The log's partition count N (the rows of ``log_partitions``; 1 when empty)."""
+    n = conn.execute(sa.select(sa.func.count()).select_from(log_partitions)).scalar_one()
+    return max(1, int(n))
+
+
+# N per engine, remembered once this process has logged an event: from then on the log is not
+# empty, and the count cannot change (set_partition_count refuses, under the append lock).
+_KNOWN_COUNTS: weakref.WeakKeyDictionary[Engine, int] = weakref.WeakKeyDictionary()
 
 
 def _existing_hashes(conn: Connection, ids: list[str]) -> dict[str, str]:
@@ -56,6 +77,8 @@ def append_groups(
         if engine.dialect.name == "postgresql":
             conn.execute(sa.select(sa.func.pg_advisory_xact_lock(APPEND_LOCK_ID)))
         known = _existing_hashes(conn, ids)
+        # Read under the append lock: the partition count cannot change meanwhile.
+        count = _KNOWN_COUNTS.get(engine) or partition_count(conn)
         rows: list[dict[str, Any]] = []
         for group in groups:
             outcome = GroupOutcome()
@@ -86,8 +109,13 @@ def append_groups(
                 for e, status in zip(group, outcome.statuses, strict=True)
                 if status == "accepted"
             )
+        if rows and count > 1:
+            for row in rows:
+                row["partition"] = partition_of(row["customer_id"], count)
         if rows:
             conn.execute(events.insert(), rows)
+    if rows:
+        _KNOWN_COUNTS[engine] = count
     return outcomes
 
 
@@ -103,10 +131,22 @@ def to_event(row: Any) -> Event:
     )
 
 
-def read_after(conn: Connection, position: int, limit: int) -> list[Event]:
-    rows = conn.execute(
-        sa.select(events).where(events.c.seq > position).order_by(events.c.seq).limit(limit)
-    )
+def read_after(
+    conn: Connection, position: int, limit: int, partition: int | None = None
+) -> list[Event]:
+    """The next events after ``position``, in sequence order: of the unpartitioned log, or of
+    one partition (read through the partial index on (partition, seq)).
+
+    Unpartitioned means unstamped (``partition IS NULL``): with one partition no event is
+    stamped, so this is the whole log; and a processor still running on the single cursor after
+    ``winback db partitions`` was run can never take the stamped events that the partitions'
+    workers will process."""
+    query = sa.select(events).where(events.c.seq > position)
+    if partition is None:
+        query = query.where(events.c.partition.is_(None))
+    else:
+        query = query.where(events.c.partition == partition)
+    rows = conn.execute(query.order_by(events.c.seq).limit(limit))
     return [to_event(row) for row in rows]
 
 

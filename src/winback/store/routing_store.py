@@ -2,19 +2,50 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Engine
 
 from winback.cases.model import OPEN_STATUSES
 from winback.routing.config import RoutingConfig
 from winback.routing.model import Agent, CaseRequest
 from winback.store.eventlog import chunks
 from winback.store.tables import cases, customer_risk, customers, routing_agents, sla_timers
+
+ROUTING_LOCK_ID = 0x57696E726F757465  # "Winroute": one routing pass at a time on PostgreSQL
+
+
+@contextmanager
+def routing_pass(engine: Engine, *, wait: bool = True) -> Iterator[bool]:
+    """Hold the right to run a routing pass, across processes and machines.
+
+    A pass reads every open case and every agent's load, then assigns; two at once would both
+    assign the same waiting case. On PostgreSQL a session-level advisory lock, held on a
+    connection of its own for the pass, makes passes take turns (``wait``) or lets a worker
+    skip its pass while another runs (``wait=False``: yields False). The lock goes with the
+    connection, so a dead process never leaves it taken. SQLite: one processing process runs
+    routing; yields True.
+    """
+    if engine.dialect.name != "postgresql":
+        yield True
+        return
+    with engine.connect() as conn:
+        take = sa.func.pg_advisory_lock if wait else sa.func.pg_try_advisory_lock
+        result = conn.execute(sa.select(take(ROUTING_LOCK_ID))).scalar()
+        conn.commit()  # the lock is the session's: no transaction left open for the pass
+        got = True if wait else bool(result)
+        try:
+            yield got
+        finally:
+            if got:
+                conn.execute(sa.select(sa.func.pg_advisory_unlock(ROUTING_LOCK_ID)))
+                conn.commit()
+
 
 _SPEC_FIELDS = (
     "name",

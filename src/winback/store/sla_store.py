@@ -133,13 +133,25 @@ def due_timers(conn: Connection, now: datetime, limit: int) -> list[Any]:
 
 
 def claim_timers(conn: Connection, timer_ids: Sequence[int], now: datetime) -> set[int]:
-    """Mark the timers fired unless another claimant got there first; the ids this one got."""
+    """Mark the timers fired unless another claimant got there first; the ids this one got.
+
+    On PostgreSQL the rows are picked ``FOR UPDATE SKIP LOCKED`` (in id order): a timer another
+    instance is claiming right now is left to it instead of waited for, so several timer
+    services split the due timers and never block or deadlock on each other's batches; a row
+    it committed as fired no longer matches ``fired_at IS NULL``. SQLite has one writer."""
+    ids = list(timer_ids)
+    where = [sla_timers.c.id.in_(ids), sla_timers.c.fired_at.is_(None)]
+    if conn.dialect.name == "postgresql":
+        free = (
+            sa.select(sla_timers.c.id)
+            .where(*where)
+            .order_by(sla_timers.c.id)
+            .with_for_update(skip_locked=True)
+        )
+        where = [sla_timers.c.id.in_(free)]
     return set(
         conn.execute(
-            sla_timers.update()
-            .where(sla_timers.c.id.in_(list(timer_ids)), sla_timers.c.fired_at.is_(None))
-            .values(fired_at=now)
-            .returning(sla_timers.c.id)
+            sla_timers.update().where(*where).values(fired_at=now).returning(sla_timers.c.id)
         ).scalars()
     )
 

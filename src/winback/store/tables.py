@@ -37,6 +37,15 @@ events = sa.Table(
     sa.Column("received_at", UTCDateTime(), nullable=False),
     sa.Column("content_hash", sa.String(64), nullable=False),
     sa.Column("payload", JSONDoc, nullable=False),
+    # The customer's partition (migration 0016); stamped only when there are several.
+    sa.Column("partition", sa.SmallInteger()),
+    sa.Index(
+        "ix_events_partition_seq",
+        "partition",
+        "seq",
+        postgresql_where=sa.text("partition IS NOT NULL"),
+        sqlite_where=sa.text("partition IS NOT NULL"),
+    ),
 )
 
 customers = sa.Table(
@@ -149,6 +158,27 @@ processor_cursors = sa.Table(
     sa.Column("name", sa.String(100), primary_key=True),
     sa.Column("position", sa.BigInteger(), nullable=False),
     sa.Column("updated_at", UTCDateTime(), nullable=False),
+)
+
+# -- The log's partitions (migration 0016; store/partitions.py) ---------------------------------
+# One row per partition: its cursor in ``processor_cursors`` and its lease. N = the row count.
+log_partitions = sa.Table(
+    "log_partitions",
+    metadata,
+    sa.Column("partition", sa.SmallInteger(), primary_key=True, autoincrement=False),
+    sa.Column("cursor", sa.String(100), nullable=False),
+    sa.Column("owner", sa.String(200)),
+    sa.Column("lease_expires_at", UTCDateTime()),
+)
+
+# The processing workers alive: each heartbeats its row; an expired row is a dead worker.
+processor_members = sa.Table(
+    "processor_members",
+    metadata,
+    sa.Column("worker_id", sa.String(200), primary_key=True),
+    sa.Column("started_at", UTCDateTime(), nullable=False),
+    sa.Column("heartbeat_at", UTCDateTime(), nullable=False),
+    sa.Column("expires_at", UTCDateTime(), nullable=False),
 )
 
 event_failures = sa.Table(

@@ -1,7 +1,7 @@
 """An index on ``cases.owner``: an agent's own queue ("my cases") without reading every case.
 
 Revision ID: 0017
-Revises: 0011
+Revises: 0016
 Create Date: 2026-12-02
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 from alembic import op
 
 revision = "0017"
-down_revision = "0011"
+down_revision = "0016"
 branch_labels = None
 depends_on = None
 
