@@ -68,6 +68,8 @@ CUSTOMER_TABLES: dict[str, tuple[sa.Table, Link]] = {
 NOT_CUSTOMER_DATA: dict[str, str] = {
     "processor_cursors": "positions in the event log (the processor's, retention's)",
     "routing_agents": "the agents (employees), not customers",
+    "log_partitions": "the log's partitions and their leases (worker names)",
+    "processor_members": "the running workers and their heartbeats",
 }
 
 ERASED = "[erased]"
