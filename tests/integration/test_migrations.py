@@ -25,6 +25,9 @@ TABLES = {
     "customer_risk",
     "remedy_grants",  # issue 7
     "routing_agents",
+    "outbox_deliveries",  # outreach (0012)
+    "webhook_subscriptions",
+    "customer_preferences",
 }
 
 

@@ -13,7 +13,17 @@ from fastapi_offline import FastAPIOffline
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 import winback
-from winback.api import cases, customers, errors, events, health, remedies, routing
+from winback.api import (
+    cases,
+    customers,
+    errors,
+    events,
+    health,
+    outbox,
+    outreach,
+    remedies,
+    routing,
+)
 from winback.api.metrics import Metrics
 from winback.api.overload import LagWatch, Shedder, SheddingGate
 from winback.bootstrap import Runtime
@@ -89,6 +99,8 @@ def create_app(container: Runtime, runner: ProcessorRunner | None = None) -> Fas
         app.include_router(module.router)
     app.include_router(remedies.router)  # remedy recommendations
     app.include_router(routing.router)  # agents, routing runs
+    app.include_router(outbox.router)  # deliveries, dead letters, webhook subscriptions
+    app.include_router(outreach.router)  # preferences, template previews, inbound e-mail
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
