@@ -20,9 +20,12 @@ def test_the_shipped_templates_load_and_render_in_the_customers_language() -> No
     english = templates.render("reply", "de", "email", context)  # no German: the default
     assert english.language == "en"
     assert SAMPLE_CONTEXT["message"]["text"] in english.text
-    assert english.html is not None and "<p>" in english.html
+    assert english.html is not None
+    assert "<p>" in english.html
     sms = templates.render("acknowledgement", "en", "sms", context)
-    assert sms.subject is None and "case #77" in sms.text and len(sms.text) < 160
+    assert sms.subject is None
+    assert "case #77" in sms.text
+    assert len(sms.text) < 160
 
 
 def test_html_is_escaped_and_text_is_not() -> None:
