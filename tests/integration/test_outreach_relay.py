@@ -22,10 +22,10 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from standardwebhooks.webhooks import Webhook
 
-from winback.bootstrap import build_stages
+from winback.bootstrap import build_stages, build_workers
 from winback.cases.effects import Effect
 from winback.clock import FrozenClock, SystemClock
-from winback.config import load_settings
+from winback.config import Settings, load_settings
 from winback.outreach.channels.base import Channel
 from winback.outreach.channels.smtp import SmtpChannel, SmtpConfig, message_id
 from winback.outreach.channels.twilio import TwilioChannel, TwilioConfig
@@ -473,3 +473,24 @@ def test_rows_queued_before_the_relay_existed_are_history_not_messages(
     assert relay.dispatch() == 0
     queue(engine, reply("case.reply:new", "c"))
     assert relay.dispatch() == 1
+
+
+def test_build_workers_runs_the_relay_fan_out_and_a_lane_per_configured_channel(
+    engine: Engine, tmp_path: Any
+) -> None:
+    base: dict[str, Any] = {
+        "models_dir": tmp_path / "m",
+        "sla_timers": False,
+        "routing_interval_seconds": 0,
+        "risk_rescore_interval_seconds": 0,
+    }
+    stop = threading.Event()
+    names = [w.name for w in build_workers(Settings(**base, smtp_host="127.0.0.1"), engine, stop)]
+    assert names == [
+        "winback-processor",
+        "winback-outbox-dispatch",
+        "winback-outbox-email",
+        "winback-outbox-webhook",
+    ]
+    off = build_workers(Settings(**base, outreach_relay=False), engine, stop)
+    assert [w.name for w in off] == ["winback-processor"]

@@ -75,6 +75,43 @@ def redrive(
         raise typer.Exit(1)
 
 
+@outbox_app.command("relay")
+def relay(
+    once: Annotated[
+        bool, typer.Option("--once", help="Fan out and deliver one batch per lane, then exit.")
+    ] = False,
+) -> None:
+    """Run the outbox relay alone (fan-out and one lane per channel) until stopped; several
+    relays may run at once. `serve` and `worker` already run one unless
+    WINBACK_OUTREACH_RELAY=false."""
+    import signal
+    import threading
+
+    from winback.bootstrap import build_relay, configure_logging, make_store_engine, relay_workers
+    from winback.config import load_settings
+
+    settings = load_settings()
+    configure_logging(settings.log_level)
+    engine = make_store_engine(settings)
+    service = build_relay(settings, engine)
+    try:
+        if once:
+            typer.echo(f"{service.run_once()} outbox row(s) and deliveries handled")
+            return
+        stop = threading.Event()
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        signal.signal(signal.SIGINT, lambda *_: stop.set())
+        workers = relay_workers(service, stop)
+        for worker in workers:
+            worker.start()
+        stop.wait()
+        for worker in workers:
+            worker.stop()
+    finally:
+        service.close()
+        engine.dispose()
+
+
 @templates_app.command("check")
 def check(
     config_dir: Annotated[

@@ -30,7 +30,7 @@ import random
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -298,8 +298,14 @@ class Relay:
         if not claimed:
             return 0
         context = self._context(claimed)
-        outcomes = list(self._pool.map(lambda item: self._send(item, context), claimed))
-        self._record(outcomes)
+        pending = {self._pool.submit(self._send, item, context) for item in claimed}
+        # Record outcomes as they come (whatever finished while the last record was written, so
+        # groups grow under load): the window in which a provider has a message and the
+        # database does not know it stays short, and one slow send keeps no other unrecorded.
+        while pending:
+            done, pending = wait(pending, return_when=FIRST_COMPLETED)
+            if done:
+                self._record([future.result() for future in done])
         return len(claimed)
 
     def _context(self, claimed: Sequence[Claimed]) -> dict[str, Any]:
