@@ -64,7 +64,7 @@ from winback.store.deliveries import (
     claim_due,
     claim_undispatched,
     insert_deliveries,
-    mark_delivered,
+    mark_all_delivered,
     mark_failed,
     recent_customer_messages,
 )
@@ -394,13 +394,15 @@ class Relay:
         now = self._clock.now()
         notes: list[_Note] = []
         with write_connection(self._engine) as conn, conn.begin():
+            sent = {out.item.id: out for out in outcomes if out.error is None}
+            recorded = mark_all_delivered(conn, [(o.item, o.ref) for o in sent.values()], now)
+            self.counts["delivered"] += len(recorded)
+            for item in recorded:
+                if item.destination == CUSTOMER and item.case_id is not None:
+                    notes.append(self._sent_note(sent[item.id]))
             for out in outcomes:
                 item = out.item
                 if out.error is None:
-                    if mark_delivered(conn, item, now, out.ref):
-                        self.counts["delivered"] += 1
-                        if item.destination == CUSTOMER and item.case_id is not None:
-                            notes.append(self._sent_note(out))
                     continue
                 dead = out.permanent or self.config.retry.exhausted(item.attempts)
                 retry_at = None if dead else now + self.config.retry.delay(item.attempts, self._rng)

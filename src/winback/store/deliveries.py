@@ -218,18 +218,38 @@ def _owned(item: Claimed) -> Any:
 
 def mark_delivered(conn: Connection, item: Claimed, now: datetime, ref: str | None) -> bool:
     """Record a delivery the provider took; False if the claim was lost meanwhile."""
-    done = conn.execute(
-        outbox_deliveries.update()
-        .where(_owned(item))
-        .values(
-            state=DELIVERED,
-            delivered_at=now,
-            provider_ref=None if ref is None else ref[:300],
-            lease_until=None,
-            last_error=None,
-        )
+    return bool(mark_all_delivered(conn, [(item, ref)], now))
+
+
+def mark_all_delivered(
+    conn: Connection, items: Sequence[tuple[Claimed, str | None]], now: datetime
+) -> list[Claimed]:
+    """Record deliveries the provider took, in two statements; those whose claim was lost
+    meanwhile (another relay took them after the lease ran out) are left alone and not
+    returned. Call inside a write transaction."""
+    if not items:
+        return []
+    owned = sa.select(D.id, D.claim_token).where(
+        D.id.in_([item.id for item, _ in items]), D.state == SENDING
     )
-    return done.rowcount == 1
+    if conn.dialect.name == "postgresql":
+        owned = owned.with_for_update()
+    tokens = {row.id: row.claim_token for row in conn.execute(owned)}
+    mine = [(item, ref) for item, ref in items if tokens.get(item.id) == item.token]
+    if mine:
+        conn.execute(
+            outbox_deliveries.update()
+            .where(D.id == sa.bindparam("b_id"))
+            .values(
+                state=DELIVERED,
+                delivered_at=now,
+                provider_ref=sa.bindparam("b_ref"),
+                lease_until=None,
+                last_error=None,
+            ),
+            [{"b_id": item.id, "b_ref": None if ref is None else ref[:300]} for item, ref in mine],
+        )
+    return [item for item, _ in mine]
 
 
 def mark_failed(conn: Connection, item: Claimed, error: str, retry_at: datetime | None) -> bool:

@@ -79,18 +79,14 @@ class SmtpChannel:
             client.login(cfg.username, cfg.password or "")
         return client
 
-    def _client(self) -> smtplib.SMTP:
+    def _client(self) -> tuple[smtplib.SMTP, bool]:
+        """This thread's connection, and whether it is a fresh one."""
         client: smtplib.SMTP | None = getattr(self._local, "client", None)
         if client is not None:
-            try:
-                if client.noop()[0] == 250:
-                    return client
-            except (smtplib.SMTPException, OSError):
-                pass
-            self._drop()
+            return client, False
         client = self._connect()
         self._local.client = client
-        return client
+        return client, True
 
     def _drop(self) -> None:
         client = getattr(self._local, "client", None)
@@ -102,7 +98,17 @@ class SmtpChannel:
     def send(self, message: OutgoingMessage) -> str:
         mail = self.build(message)
         try:
-            refused = self._client().send_message(mail)
+            client, fresh = self._client()
+            try:
+                refused = client.send_message(mail)
+            except smtplib.SMTPServerDisconnected:
+                if fresh:
+                    raise
+                # A kept connection the server had closed (idle timeout): once more on a new
+                # one. Nothing was accepted on the closed one.
+                self._drop()
+                client, _ = self._client()
+                refused = client.send_message(mail)
         except smtplib.SMTPRecipientsRefused as exc:
             self._drop()
             raise DeliveryFailed(f"recipient refused: {exc.recipients}", permanent=True) from None
