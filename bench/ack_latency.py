@@ -24,7 +24,6 @@ import json
 import os
 import platform
 import statistics
-import sys
 import tempfile
 import threading
 import time
@@ -36,8 +35,7 @@ import httpx
 import orjson
 from aiosmtpd.controller import Controller
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from ingest import HOST, RESULTS, Server, free_port  # noqa: E402
+from ingest import HOST, RESULTS, Server, free_port
 
 
 class Acks:

@@ -34,6 +34,7 @@ from winback.outreach.retry import RetryPolicy
 from winback.outreach.templates import load_templates
 from winback.pipeline.processor import Processor
 from winback.services import outreach
+from winback.services.cases import perform_action
 from winback.services.relay import Relay, RelayConfig
 from winback.sla.config import load_sla_config
 from winback.sla.engine import SlaEngine
@@ -494,3 +495,33 @@ def test_build_workers_runs_the_relay_fan_out_and_a_lane_per_configured_channel(
     ]
     off = build_workers(Settings(**base, outreach_relay=False), engine, stop)
     assert [w.name for w in off] == ["winback-processor"]
+
+
+def test_an_agents_reply_goes_to_the_customer_by_their_channel_with_the_agents_words(
+    engine: Engine, clock: FrozenClock, smtp: tuple[int, Received], tmp_path: Any
+) -> None:
+    port, received = smtp
+    fields = {"email": "ana@example.com", "name": "Ana Ruiz"}
+    log_events(
+        engine, FROZEN_AT, body("evt-1", "complaint", "cus-1", text="Late.", customer_fields=fields)
+    )
+    process(engine, clock, tmp_path)
+    relay = make_relay(engine, clock, email(port))
+    while relay.run_once():
+        pass
+    [case_id] = {r.case_id for r in deliveries(engine)}
+    sla = SlaEngine(load_sla_config(None))
+    perform_action(
+        engine, clock, sla, case_id, "reply", "user:bo", {"text": "Your parcel left today."}
+    )
+    while relay.run_once():
+        pass
+    ack, answer = received.to("ana@example.com")
+    assert ack["X-Winback-Key"] == "case.acknowledgement:evt-1"
+    assert answer["Subject"] == f"Re: your case #{case_id}"
+    plain = answer.get_payload()[0].get_payload(decode=True).decode()
+    assert "Hello Ana," in plain
+    assert "Your parcel left today." in plain
+    sent = timeline(engine, "outreach.sent")
+    assert [s.data["template"] for s in sent] == ["acknowledgement", "reply"]
+    assert [s.data["first_response"] for s in sent] == [True, False]
