@@ -24,6 +24,7 @@ import json
 import os
 import platform
 import statistics
+import subprocess
 import tempfile
 import threading
 import time
@@ -35,7 +36,7 @@ import httpx
 import orjson
 from aiosmtpd.controller import Controller
 
-from ingest import HOST, RESULTS, Server, free_port
+from ingest import BIN, HOST, RESULTS, Server, free_port
 
 
 class Acks:
@@ -111,7 +112,13 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=10.0)
     parser.add_argument("--batch", type=int, default=20)
     parser.add_argument("--drain", type=float, default=60.0)
-    parser.add_argument("--concurrency", type=int, default=16, help="relay sends at once")
+    parser.add_argument("--concurrency", type=int, default=32, help="relay sends at once")
+    parser.add_argument(
+        "--relay-process",
+        action="store_true",
+        help="run the relay as its own process (`winback outbox relay`) instead of as threads "
+        "of the processor's process",
+    )
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args()
     if args.quick:
@@ -129,11 +136,20 @@ def main() -> None:
         "WINBACK_OUTREACH_FREQUENCY_CAP": "1000",
         "WINBACK_ROUTING_INTERVAL_SECONDS": "0",
     }
+    if args.relay_process:
+        settings["WINBACK_OUTREACH_RELAY"] = "false"
+    relay: subprocess.Popen[bytes] | None = None
     with tempfile.TemporaryDirectory() as tmp:
         server = Server("winback", Path(tmp), settings)
         server.start()
         try:
             server.warm_up()
+            if args.relay_process:
+                env = {k: v for k, v in os.environ.items() if not k.startswith("WINBACK_")}
+                env.update(settings, WINBACK_DATABASE_URL=f"sqlite:///{server.db}")
+                env["WINBACK_LOG_LEVEL"] = "warning"
+                relay = subprocess.Popen([str(BIN / "winback"), "outbox", "relay"], env=env)
+                time.sleep(3)  # its imports
             sent, accepted, refused = asyncio.run(
                 offer(server.port, args.rate, args.duration, args.batch)
             )
@@ -145,6 +161,9 @@ def main() -> None:
                     break
                 time.sleep(0.2)
         finally:
+            if relay is not None:
+                relay.terminate()
+                relay.wait(30)
             server.stop()
             controller.stop()
     with acks.lock:
@@ -154,6 +173,7 @@ def main() -> None:
             if f"case.acknowledgement:{k}" in acks.at
         ]
     result: dict[str, Any] = {
+        "relay": "own process" if args.relay_process else "threads of the processor's process",
         "offered_events_per_s": args.rate,
         "duration_s": args.duration,
         "batch": args.batch,
@@ -172,6 +192,8 @@ def main() -> None:
         }
     print(json.dumps(result, indent=2))
     name = "ack-latency-quick.json" if args.quick else "ack-latency-latest.json"
+    if args.relay_process and not args.quick:
+        name = "ack-latency-relay-process-latest.json"
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / name).write_text(json.dumps(result, indent=2) + "\n")
 

@@ -163,7 +163,7 @@ class Settings(BaseSettings):
     outreach_poll_seconds: float = Field(default=0.2, gt=0, le=60)
     outreach_batch_size: int = Field(default=200, ge=1, le=10_000)
     outreach_concurrency: int = Field(
-        default=8, ge=1, le=256, description="Messages each lane sends at once."
+        default=16, ge=1, le=256, description="Messages each lane sends at once."
     )
     outreach_lease_seconds: float = Field(
         default=60,
