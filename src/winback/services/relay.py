@@ -63,6 +63,8 @@ from winback.store.deliveries import (
     OutboxRow,
     claim_due,
     claim_undispatched,
+    has_due,
+    has_undispatched,
     insert_deliveries,
     mark_all_delivered,
     mark_failed,
@@ -174,6 +176,9 @@ class Relay:
     def dispatch(self) -> int:
         """Fan out one batch of outbox rows into deliveries; how many rows."""
         now = self._clock.now()
+        with self._engine.connect() as conn:
+            if not has_undispatched(conn):
+                return 0
         with write_connection(self._engine) as conn, conn.begin():
             rows = claim_undispatched(conn, now, self.config.batch_size)
             if not rows:
@@ -292,6 +297,9 @@ class Relay:
     def _deliver_lane(self, lane: str) -> int:
         now = self._clock.now()
         token = uuid.uuid4().hex
+        with self._engine.connect() as conn:
+            if not has_due(conn, now, lane):
+                return 0
         with write_connection(self._engine) as conn, conn.begin():
             claimed = claim_due(
                 conn, now, self.config.batch_size, self.config.lease, token, channel=lane

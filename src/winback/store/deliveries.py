@@ -101,6 +101,21 @@ def claim_undispatched(conn: Connection, now: datetime, limit: int) -> list[Outb
     return out
 
 
+def has_undispatched(conn: Connection) -> bool:
+    """Whether any outbox row waits for its fan-out (a read: no writer lock while idle)."""
+    query = sa.select(outbox.c.id).where(outbox.c.dispatched_at.is_(None)).limit(1)
+    return conn.execute(query).first() is not None
+
+
+def has_due(conn: Connection, now: datetime, channel: str | None = None) -> bool:
+    """Whether any delivery (of ``channel``) may be due now (a read: an idle lane takes no
+    writer lock)."""
+    query = sa.select(D.id).where(_claimable(now)).limit(1)
+    if channel is not None:
+        query = query.where(D.channel == channel)
+    return conn.execute(query).first() is not None
+
+
 def insert_deliveries(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
     """Insert deliveries (in the order given: their ids set the order within a stream)."""
     if rows:

@@ -101,11 +101,11 @@ class SmtpChannel:
             client, fresh = self._client()
             try:
                 refused = client.send_message(mail)
-            except smtplib.SMTPServerDisconnected:
+            except (smtplib.SMTPServerDisconnected, ConnectionError):
                 if fresh:
                     raise
-                # A kept connection the server had closed (idle timeout): once more on a new
-                # one. Nothing was accepted on the closed one.
+                # A kept connection the server had closed (an idle timeout): once more on a
+                # new one.
                 self._drop()
                 client, _ = self._client()
                 refused = client.send_message(mail)
