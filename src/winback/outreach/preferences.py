@@ -149,7 +149,7 @@ def zone_of(name: str | None, field_name: str = "timezone") -> ZoneInfo:
         return ZoneInfo("UTC")
     try:
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a directory name
         raise InvalidInput(f"{field_name}: unknown time zone {name!r}", field=field_name) from None
 
 
@@ -206,7 +206,10 @@ def decide(
         )
     quiet = prefs.quiet_hours or policy.quiet_hours
     if quiet is not None and not (spec.critical and policy.critical_overrides_quiet_hours):
-        zone = zone_of(prefs.timezone or contact.timezone)
+        try:
+            zone = zone_of(prefs.timezone or contact.timezone)
+        except InvalidInput:  # a profile's time zone no one checked: UTC rather than nothing
+            zone = zone_of(None)
         local = now.astimezone(zone)
         if quiet.contains(local.time().replace(tzinfo=None)):
             end = datetime.combine(local.date(), quiet.end, zone)

@@ -103,6 +103,8 @@ def test_preferences_are_checked_field_by_field() -> None:
         Preferences.from_doc({"quiet_hours": "late"})
     with pytest.raises(InvalidInput, match="timezone"):
         Preferences.from_doc({"timezone": "Mars/Olympus"})
+    with pytest.raises(InvalidInput, match="timezone"):
+        Preferences.from_doc({"timezone": "America"})  # a directory of zones, not a zone
     doc = {"channel": "sms", "opt_out_kinds": ["marketing"], "quiet_hours": "21:00-07:30"}
     assert Preferences.from_doc(doc).to_doc()["quiet_hours"] == "21:00-07:30"
 
@@ -124,3 +126,11 @@ def test_backoff_grows_exponentially_with_jitter_within_half_and_all_of_the_step
         assert len(set(delays)) > 1  # jittered
     assert not policy.exhausted(3)
     assert policy.exhausted(4)
+
+
+def test_a_profile_time_zone_that_does_not_exist_counts_as_utc() -> None:
+    contact = Contact("c", email="c@example.com", timezone="Nowhere/Atlantis")
+    late = datetime(2026, 12, 2, 23, 0, tzinfo=UTC)
+    got = verdict(Preferences(quiet_hours=QuietHours.parse("22:00-08:00")), contact, now=late)
+    assert got.action == "defer"
+    assert got.until == datetime(2026, 12, 3, 8, 0, tzinfo=UTC)
