@@ -30,7 +30,7 @@ import random
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -295,27 +295,35 @@ class Relay:
         return total
 
     def _deliver_lane(self, lane: str) -> int:
+        """Claim, send and record until nothing of ``lane`` is due; how many were claimed.
+
+        Outcomes are recorded as they come (whatever finished while the last record was
+        written, so groups grow under load): the window in which a provider has a message and
+        the database does not know it stays short, and one slow send keeps no other
+        unrecorded. After each record the lane claims again up to ``batch_size`` in flight,
+        so a message that became due meanwhile does not wait for the whole batch."""
+        claimed_total = 0
+        pending: set[Future[_Outcome]] = set()
+        while True:
+            room = self.config.batch_size - len(pending)
+            if room > 0:
+                claimed = self._claim(lane, room)
+                if claimed:
+                    claimed_total += len(claimed)
+                    context = self._context(claimed)
+                    pending |= {self._pool.submit(self._send, item, context) for item in claimed}
+            if not pending:
+                return claimed_total
+            done, pending = wait(pending, return_when=FIRST_COMPLETED)
+            self._record([future.result() for future in done])
+
+    def _claim(self, lane: str, limit: int) -> list[Claimed]:
         now = self._clock.now()
-        token = uuid.uuid4().hex
         with self._engine.connect() as conn:
             if not has_due(conn, now, lane):
-                return 0
+                return []
         with write_connection(self._engine) as conn, conn.begin():
-            claimed = claim_due(
-                conn, now, self.config.batch_size, self.config.lease, token, channel=lane
-            )
-        if not claimed:
-            return 0
-        context = self._context(claimed)
-        pending = {self._pool.submit(self._send, item, context) for item in claimed}
-        # Record outcomes as they come (whatever finished while the last record was written, so
-        # groups grow under load): the window in which a provider has a message and the
-        # database does not know it stays short, and one slow send keeps no other unrecorded.
-        while pending:
-            done, pending = wait(pending, return_when=FIRST_COMPLETED)
-            if done:
-                self._record([future.result() for future in done])
-        return len(claimed)
+            return claim_due(conn, now, limit, self.config.lease, uuid.uuid4().hex, channel=lane)
 
     def _context(self, claimed: Sequence[Claimed]) -> dict[str, Any]:
         customers = [c.customer_id for c in claimed if c.customer_id and c.destination == CUSTOMER]
