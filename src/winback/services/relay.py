@@ -300,14 +300,14 @@ class Relay:
         Outcomes are recorded as they come (whatever finished while the last record was
         written, so groups grow under load): the window in which a provider has a message and
         the database does not know it stays short, and one slow send keeps no other
-        unrecorded. After each record the lane claims again up to ``batch_size`` in flight,
-        so a message that became due meanwhile does not wait for the whole batch."""
+        unrecorded. Once fewer than half the lane's concurrency are still in flight it claims
+        again (up to ``batch_size`` in flight), so a message that became due meanwhile does not
+        wait for the whole batch, while a busy lane still claims in large batches."""
         claimed_total = 0
         pending: set[Future[_Outcome]] = set()
         while True:
-            room = self.config.batch_size - len(pending)
-            if room > 0:
-                claimed = self._claim(lane, room)
+            if len(pending) <= self.config.concurrency // 2:
+                claimed = self._claim(lane, self.config.batch_size - len(pending))
                 if claimed:
                     claimed_total += len(claimed)
                     context = self._context(claimed)
