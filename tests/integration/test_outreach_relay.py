@@ -42,6 +42,7 @@ from winback.store import migrate
 from winback.store.deliveries import claim_due, mark_delivered
 from winback.store.engine import write_connection
 from winback.store.outbox import write_effects
+from winback.store.sla_store import load_sla_states
 from winback.store.tables import case_timeline, customers, outbox_deliveries
 from winback.store.types import JSONDoc, UTCDateTime
 
@@ -158,6 +159,12 @@ def test_an_automatic_acknowledgement_reaches_a_real_smtp_server_in_the_customer
     assert sent.data["provider_ref"] == mail["Message-ID"]
     [row] = deliveries(engine)
     assert (row.state, row.attempts, row.channel) == ("delivered", 1, "email")
+    # The acknowledgement was the first response: that clock stopped, met, when it was sent.
+    with engine.connect() as conn:
+        state = load_sla_states(conn, [case_id])[case_id]
+    assert "first_response" not in state.clocks
+    [measured] = [m for m in state.history if m.metric == "first_response"]
+    assert (measured.stopped_at, measured.outcome) == (FROZEN_AT, "met")
 
     assert relay.run_once() == 0  # nothing twice
     assert len(received.accepted) == 1
