@@ -102,6 +102,11 @@ def test_dead_letters_are_listed_and_redriven(api: Any) -> None:
                 last_error="webhook answered HTTP 500",
             )
         )
+    metrics = client.get("/metrics").text
+    assert 'winback_outbox_deliveries{state="dead"} 1.0' in metrics
+    assert 'winback_outbox_deliveries{state="pending"} 0.0' in metrics
+    # The test wrote the delivery itself: its outbox row was never marked fanned out.
+    assert "winback_outbox_undispatched 1.0" in metrics
     dead = client.get("/v1/outbox", params={"state": "dead"}).json()["deliveries"]
     assert [(d["outbox_id"], d["idempotency_key"]) for d in dead] == [(outbox_id, "case.opened:e1")]
     assert client.get("/v1/outbox", params={"state": "lost"}).status_code == 422

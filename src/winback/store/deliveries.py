@@ -341,3 +341,16 @@ def next_due(conn: Connection) -> datetime | None:
         sa.select(sa.func.min(D.available_at)).where(D.state == PENDING)
     ).scalar()
     return value
+
+
+def outbox_backlog(conn: Connection) -> tuple[int, dict[str, int]]:
+    """Outbox rows not fanned out yet, and deliveries pending, sending and dead (each state
+    present, 0 when none) — for ``/metrics``; index scans, whatever the delivered history."""
+    undispatched = conn.execute(
+        sa.select(sa.func.count()).select_from(outbox).where(outbox.c.dispatched_at.is_(None))
+    ).scalar_one()
+    counts = dict.fromkeys((PENDING, SENDING, DEAD), 0)
+    query = sa.select(D.state, sa.func.count()).where(D.state.in_(list(counts))).group_by(D.state)
+    for state, count in conn.execute(query):
+        counts[state] = int(count)
+    return int(undispatched), counts
