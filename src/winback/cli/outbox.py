@@ -87,13 +87,20 @@ def relay(
     import signal
     import threading
 
-    from winback.bootstrap import build_relay, configure_logging, make_store_engine, relay_workers
+    from winback.bootstrap import (
+        build_relay,
+        build_sources,
+        configure_logging,
+        make_store_engine,
+        relay_workers,
+    )
     from winback.config import load_settings
 
     settings = load_settings()
     configure_logging(settings.log_level)
     engine = make_store_engine(settings)
-    service = build_relay(settings, engine)
+    # The SLA source reloads sla.yaml like everywhere else (a first response moves the clocks).
+    service = build_relay(settings, engine, sources=build_sources(settings))
     try:
         if once:
             typer.echo(f"{service.run_once()} outbox row(s) and deliveries handled")
