@@ -33,6 +33,13 @@ from winback.config import Settings
 from winback.events.ingest import GroupCommitter
 from winback.identity import SYSTEM
 from winback.models.registry import ACTIVE_FILE
+from winback.outreach.channels.base import Channel
+from winback.outreach.channels.smtp import SmtpChannel, SmtpConfig
+from winback.outreach.channels.twilio import TwilioChannel, TwilioConfig
+from winback.outreach.channels.webhook import WebhookChannel
+from winback.outreach.preferences import Policy, QuietHours
+from winback.outreach.retry import RetryPolicy
+from winback.outreach.templates import TemplateSet, load_templates, template_files
 from winback.pipeline.partitioned import PartitionedProcessor
 from winback.pipeline.ports import Stage
 from winback.pipeline.processor import Processor, RoundResult
@@ -45,6 +52,7 @@ from winback.risk.scoring import Scorer
 from winback.risk.setup import RISK_FILE, build_scorer, load_risk_config
 from winback.routing.config import AGENTS_FILE, TEAMS_FILE, RoutingConfig, load_routing
 from winback.services.privacy import RetentionService
+from winback.services.relay import Relay, RelayConfig
 from winback.services.risk_rescore import RiskRescorer
 from winback.services.routing import roster_configured, try_run_routing
 from winback.services.sla_timers import TimerService
@@ -309,6 +317,109 @@ def build_feed_waiter(url: str) -> Callable[[float], object]:
     return FeedWaiter(url)
 
 
+# -- outreach ------------------------------------------------------------------------------------
+def templates_source(settings: Settings) -> Source[TemplateSet]:
+    """The message templates (shipped, overlaid with ``<config_dir>/templates``), reloaded
+    when a file changes like every other configuration file."""
+    conf = settings.config_dir
+    return Source(
+        "templates",
+        lambda: load_templates(conf, settings.outreach_default_language),
+        lambda: template_files(conf),
+        check_seconds=settings.config_check_seconds,
+    )
+
+
+def build_channels(settings: Settings) -> dict[str, Channel]:
+    """The customer channels the settings configure: e-mail (``WINBACK_SMTP_HOST``), SMS and
+    chat through Twilio (``WINBACK_TWILIO_ACCOUNT_SID`` and a sender number each)."""
+    channels: dict[str, Channel] = {}
+    if settings.smtp_host:
+        channels["email"] = SmtpChannel(
+            SmtpConfig(
+                host=settings.smtp_host,
+                port=settings.smtp_port,
+                sender=settings.smtp_sender,
+                starttls=settings.smtp_starttls,
+                ssl=settings.smtp_ssl,
+                username=settings.smtp_username,
+                password=settings.smtp_password,
+                timeout=settings.smtp_timeout_seconds,
+                verify_tls=settings.smtp_verify_tls,
+            )
+        )
+    if settings.twilio_account_sid and settings.twilio_auth_token:
+        twilio = TwilioConfig(
+            account_sid=settings.twilio_account_sid,
+            auth_token=settings.twilio_auth_token,
+            sms_from=settings.twilio_sms_from,
+            whatsapp_from=settings.twilio_whatsapp_from,
+            base_url=settings.twilio_base_url,
+            timeout=settings.webhook_timeout_seconds,
+        )
+        if twilio.sms_from:
+            channels["sms"] = TwilioChannel(twilio, "sms")
+        if twilio.whatsapp_from:
+            channels["chat"] = TwilioChannel(twilio, "chat")
+    return channels
+
+
+def build_relay(
+    settings: Settings,
+    engine: Engine,
+    clock: Clock | None = None,
+    sources: Sources | None = None,
+    channels: dict[str, Channel] | None = None,
+) -> Relay:
+    """The outbox relay with the configured channels and the webhooks."""
+    clock = clock or SystemClock()
+    sla = sources.sla if sources is not None else Source.fixed("sla", load_sla(settings))
+    quiet = settings.outreach_quiet_hours
+    config = RelayConfig(
+        batch_size=settings.outreach_batch_size,
+        lease=timedelta(seconds=settings.outreach_lease_seconds),
+        retry=RetryPolicy(
+            max_attempts=settings.outreach_max_attempts,
+            base_seconds=settings.outreach_backoff_base_seconds,
+            cap_seconds=settings.outreach_backoff_max_seconds,
+        ),
+        poll_seconds=settings.outreach_poll_seconds,
+        concurrency=settings.outreach_concurrency,
+        policy=Policy(
+            quiet_hours=None if not quiet else QuietHours.parse(quiet),
+            critical_overrides_quiet_hours=settings.outreach_critical_overrides_quiet_hours,
+            max_per_window=settings.outreach_frequency_cap,
+            window=timedelta(hours=settings.outreach_frequency_window_hours),
+        ),
+        company=settings.outreach_company_name,
+    )
+    return Relay(
+        engine,
+        clock,
+        channels=build_channels(settings) if channels is None else channels,
+        webhooks=WebhookChannel(SystemClock().now, settings.webhook_timeout_seconds),
+        templates=templates_source(settings),
+        sla=sla,
+        config=config,
+    )
+
+
+def relay_workers(relay: Relay, stop: threading.Event) -> list[LoopWorker]:
+    """The relay's workers: the fan-out, and one delivery lane per channel (a channel that
+    fails or hangs holds back no other); the fan-out wakes the lanes."""
+    lanes = [
+        LoopWorker(f"winback-outbox-{lane}", relay.lane_round(lane), stop=stop)
+        for lane in relay.lanes
+    ]
+
+    def wake_lanes() -> None:
+        for lane in lanes:
+            lane.wake()
+
+    relay.on_dispatched = wake_lanes
+    return [LoopWorker("winback-outbox-dispatch", relay.dispatch_round, stop=stop), *lanes]
+
+
 def build_workers(
     settings: Settings,
     engine: Engine,
@@ -334,11 +445,15 @@ def build_workers(
     if settings.sla_timers:
         timers = build_timer_service(settings, engine, clock, sources)
     service = timers
+    relay = build_relay(settings, engine, clock, sources) if settings.outreach_relay else None
+    outreach = [] if relay is None else relay_workers(relay, stop)
 
     def woke(result: RoundResult) -> None:
-        # A round that processed events may have scheduled sooner timers.
+        # A round that processed events may have scheduled sooner timers, and queued messages.
         if service is not None and result.processed:
             service.wake()
+        if outreach and result.processed:
+            outreach[0].wake()
 
     idle = settings.processor_idle_poll_seconds
     with engine.connect() as conn:
@@ -378,6 +493,7 @@ def build_workers(
     if settings.retention_days > 0:
         retention = RetentionService(engine, clock, settings.retention_days)
         workers.append(LoopWorker("winback-retention", retention.round, stop=stop))
+    workers.extend(outreach)
     return workers
 
 
@@ -404,6 +520,10 @@ class Runtime:
         sources = build_sources(self.settings)
         self.config_audit.watch(sources)
         return sources
+
+    @cached_property
+    def templates(self) -> Source[TemplateSet]:
+        return templates_source(self.settings)
 
     def close(self) -> None:
         self.committer.stop()

@@ -264,6 +264,83 @@ class Settings(BaseSettings):
         description="How long a sign-in started at the provider may take to come back.",
     )
 
+    # Outreach: the outbox relay, channels and message policy (docs/outreach.md).
+    outreach_relay: bool = Field(
+        default=True,
+        description="Run the outbox relay beside the processor: fan-out, then one delivery lane "
+        "per configured channel and one for webhooks.",
+    )
+    outreach_poll_seconds: float = Field(default=0.2, gt=0, le=60)
+    outreach_batch_size: int = Field(default=200, ge=1, le=10_000)
+    outreach_concurrency: int = Field(
+        default=16, ge=1, le=256, description="Messages each lane sends at once."
+    )
+    outreach_lease_seconds: float = Field(
+        default=60,
+        gt=0,
+        le=3600,
+        description="How long a claimed delivery stays with its relay; after that (the relay "
+        "died) another relay sends it again, with the same idempotency key.",
+    )
+    outreach_max_attempts: int = Field(
+        default=8, ge=1, le=100, description="Tries before a delivery becomes a dead letter."
+    )
+    outreach_backoff_base_seconds: float = Field(default=2.0, gt=0, le=3600)
+    outreach_backoff_max_seconds: float = Field(default=3600.0, gt=0, le=7 * 86_400)
+    outreach_quiet_hours: str | None = Field(
+        default=None,
+        description="Organisation-wide quiet hours in the customer's time zone, e.g. "
+        "21:00-08:00 (a customer's own preference replaces them).",
+    )
+    outreach_critical_overrides_quiet_hours: bool = Field(
+        default=True,
+        description="Critical messages (an agent's reply) may be sent during quiet hours.",
+    )
+    outreach_frequency_cap: int = Field(
+        default=5,
+        ge=0,
+        description="Most non-critical messages to one customer per window (a customer's own "
+        "max_per_day replaces it).",
+    )
+    outreach_frequency_window_hours: float = Field(default=24, gt=0, le=24 * 31)
+    outreach_company_name: str = Field(
+        default="Winback", description="The sender's name in the message templates."
+    )
+    outreach_default_language: str = Field(default="en", min_length=2, max_length=35)
+    smtp_host: str | None = Field(
+        default=None, description="SMTP server for e-mail (unset: no e-mail channel)."
+    )
+    smtp_port: int = Field(default=25, ge=1, le=65535)
+    smtp_sender: str = "winback@localhost"
+    smtp_starttls: bool = False
+    smtp_ssl: bool = Field(default=False, description="Implicit TLS (port 465).")
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
+    smtp_verify_tls: bool = True
+    twilio_account_sid: str | None = Field(
+        default=None, description="Twilio account for SMS and chat (unset: no SMS/chat)."
+    )
+    twilio_auth_token: str | None = None
+    twilio_sms_from: str | None = None
+    twilio_whatsapp_from: str | None = None
+    twilio_base_url: str = "https://api.twilio.com"
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
+
+    @field_validator("outreach_quiet_hours")
+    @classmethod
+    def _quiet_hours(cls, value: str | None) -> str | None:
+        if value:
+            from datetime import time
+
+            try:
+                start, end = (time.fromisoformat(p.strip()) for p in value.split("-", 1))
+            except ValueError:
+                raise ValueError("expected HH:MM-HH:MM, e.g. 21:00-08:00") from None
+            if start == end:
+                raise ValueError("start and end are the same")
+        return value or None
+
     @field_validator("database_url")
     @classmethod
     def _known_database(cls, value: str) -> str:

@@ -28,6 +28,9 @@ TABLES = {
     "audit_log",
     "log_partitions",  # the log's partitions and their leases
     "processor_members",
+    "outbox_deliveries",  # outreach (0012)
+    "webhook_subscriptions",
+    "customer_preferences",
 }
 
 

@@ -22,6 +22,8 @@ from winback.api import (
     events,
     health,
     oidc,
+    outbox,
+    outreach,
     ratelimit,
     remedies,
     routing,
@@ -125,6 +127,8 @@ def create_app(container: Runtime, runner: ProcessorRunner | None = None) -> Fas
     app.include_router(routing.router)  # agents, routing runs
     app.include_router(audit.router)  # the audit trail
     oidc.install(app, settings, container.clock)  # single sign-on, when configured
+    app.include_router(outbox.router)  # deliveries, dead letters, webhook subscriptions
+    app.include_router(outreach.router)  # preferences, template previews, inbound e-mail
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:

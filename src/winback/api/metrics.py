@@ -3,8 +3,8 @@
 Counters for what this process saw (events accepted, duplicates, rejected, shed under overload;
 acknowledgement latency), and its commit queue as it is at scrape time. Figures that live in the
 database — processor lag (in all and per partition of the log), cases opened, events that
-failed processing, how far retention has pruned — are read at scrape time, so they are right
-whichever process did the work.
+failed processing, how far retention has pruned, the outbox relay's backlog and dead
+letters — are read at scrape time, so they are right whichever process did the work.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from sqlalchemy.engine import Engine
 from winback.events.ingest import GroupCommitter
 from winback.pipeline.processor import read_cursor
 from winback.sources import Source
+from winback.store.deliveries import outbox_backlog
 from winback.store.partitions import partition_lags
 from winback.store.privacy import RETENTION_CURSOR
 from winback.store.queries import count_cases
@@ -41,6 +42,7 @@ class _StoreCollector(Collector):
             failures = conn.execute(
                 sa.select(sa.func.count()).select_from(event_failures)
             ).scalar_one()
+            undispatched, deliveries = outbox_backlog(conn)
         yield GaugeMetricFamily(
             "winback_processor_lag_events",
             "Events logged but not yet processed.",
@@ -67,6 +69,20 @@ class _StoreCollector(Collector):
             "Events a stage failed on (see event_failures).",
             value=failures,
         )
+        yield GaugeMetricFamily(
+            "winback_outbox_undispatched",
+            "Outbox rows the relay has not fanned out yet.",
+            value=undispatched,
+        )
+        by_state = GaugeMetricFamily(
+            "winback_outbox_deliveries",
+            "Outbox deliveries waiting (pending), being sent (sending) or given up on (dead: "
+            "dead letters, see GET /v1/outbox?state=dead).",
+            labels=["state"],
+        )
+        for state, count in sorted(deliveries.items()):
+            by_state.add_metric([state], count)
+        yield by_state
 
 
 class _QueueCollector(Collector):

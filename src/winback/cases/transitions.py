@@ -12,7 +12,9 @@ trail or a live console sees every change whoever made it.
   the playbooks' :class:`Plan`), :func:`customer_contact` (a reply that needs no decision);
 - agents and routing: :func:`winback.cases.lifecycle.apply_action`;
 - SLA timers: :func:`sla_event`, :func:`sla_escalate`;
-- remedies: :func:`record` (the grant's audit entry).
+- remedies: :func:`record` (the grant's audit entry);
+- outreach: :func:`outreach_outcome` (a message to the customer sent, deferred, suppressed or
+  given up on).
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from winback.events.model import Event
 from winback.sla.engine import SlaUpdate
 
 PROCESSOR_ACTOR = "winback:processor"
+OUTREACH_ACTOR = "winback:outreach"
 SLA_ACTOR = "winback:sla"
 SEVERITIES = ("low", "medium", "high", "critical")
 
@@ -211,6 +214,25 @@ def record(
     """An entry that changes no field of the case (a remedy granted, requested, refused)."""
     case.updated_at = now
     return Change(case, [TimelineEntry(kind, now, actor, summary, dict(data), ref=ref)])
+
+
+def outreach_outcome(
+    case: RecoveryCase,
+    kind: str,
+    summary: str,
+    data: dict[str, Any],
+    now: datetime,
+    *,
+    first_response: bool = False,
+) -> Change:
+    """What became of a message to the customer (``outreach.sent``, ``outreach.deferred``,
+    ``outreach.suppressed``, ``outreach.failed``), on the timeline; no field changes. A sent
+    automatic acknowledgement is the case's first response: its first-response clock stops as
+    for an agent's reply."""
+    case.updated_at = now
+    entry = TimelineEntry(kind, now, OUTREACH_ACTOR, summary, dict(data))
+    clock = SlaUpdate(reply=True) if first_response else None
+    return Change(case, [entry], clock)
 
 
 # -- helpers ----------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from winback.cli.audit import audit_app
 from winback.cli.churn import evaluate_churn, models_activate, models_list, train_churn
 from winback.cli.customers import customers_app
+from winback.cli.outbox import outbox_app, templates_app
 from winback.cli.rules import rules_app
 from winback.cli.sla import sla_app
 from winback.cli.text import evaluate_text, train_text
@@ -40,6 +41,8 @@ app.add_typer(sla_app, name="sla")  # winback sla check / recompute
 app.add_typer(rules_app, name="rules")  # winback rules check / dry-run
 app.add_typer(audit_app, name="audit")  # winback audit verify / list
 app.add_typer(customers_app, name="customers")  # winback customers export / erase
+app.add_typer(outbox_app, name="outbox")  # winback outbox list / redrive
+app.add_typer(templates_app, name="templates")  # winback templates check
 console = Console(stderr=True)
 evaluate_app.command("text")(evaluate_text)  # winback evaluate text
 train_app.command("text")(train_text)  # winback train text

@@ -149,7 +149,15 @@ outbox = sa.Table(
     sa.Column("attempts", sa.Integer(), nullable=False),
     sa.Column("delivered_at", UTCDateTime()),
     sa.Column("last_error", sa.String(2000)),
+    # The relay's fan-out (migration 0012): set once the row's deliveries exist.
+    sa.Column("dispatched_at", UTCDateTime()),
     sa.Index("ix_outbox_pending", "delivered_at", "available_at"),
+    sa.Index(
+        "ix_outbox_undispatched",
+        "id",
+        sqlite_where=sa.text("dispatched_at IS NULL"),
+        postgresql_where=sa.text("dispatched_at IS NULL"),
+    ),
 )
 
 processor_cursors = sa.Table(
@@ -346,4 +354,58 @@ audit_log = sa.Table(
     sa.Index("ix_audit_log_customer_id_seq", "customer_id", "seq"),
     sa.Index("ix_audit_log_at", "at"),
     sa.Index("ix_audit_log_scrubbed_by", "scrubbed_by"),
+)
+
+# -- outreach: delivering the outbox (migration 0012) ----------------------------------------
+# - ``outbox.dispatched_at``: the relay fans each outbox row out once into deliveries
+#   (claimed with a compare-and-set on it; SKIP LOCKED on PostgreSQL).
+# - ``outbox_deliveries``: one row per (outbox row, destination) — the customer's channel, or
+#   one webhook subscription — each retried, backed off and dead-lettered on its own, in order
+#   within its ``stream`` (one customer's messages on one destination).
+# - ``webhook_subscriptions``: outbound webhooks per topic, with their signing secret.
+# - ``customer_preferences``: preferred channel, opt-outs, quiet hours, frequency cap.
+outbox_deliveries = sa.Table(
+    "outbox_deliveries",
+    metadata,
+    sa.Column("id", BigID, primary_key=True, autoincrement=True),
+    sa.Column("outbox_id", sa.BigInteger(), sa.ForeignKey("outbox.id"), nullable=False),
+    sa.Column("destination", sa.String(100), nullable=False),
+    sa.Column("channel", sa.String(32), nullable=False),
+    sa.Column("stream", sa.String(300), nullable=False),
+    sa.Column("customer_id", sa.String(200)),
+    sa.Column("case_id", sa.BigInteger()),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("attempts", sa.Integer(), nullable=False),
+    sa.Column("available_at", UTCDateTime(), nullable=False),
+    sa.Column("claim_token", sa.String(64)),
+    sa.Column("lease_until", UTCDateTime()),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("delivered_at", UTCDateTime()),
+    sa.Column("last_error", sa.String(2000)),
+    sa.Column("provider_ref", sa.String(300)),
+    sa.Column("reason", sa.String(500)),
+    sa.UniqueConstraint("outbox_id", "destination", name="uq_outbox_deliveries_destination"),
+    sa.Index("ix_outbox_deliveries_state_available_at", "state", "available_at"),
+    sa.Index("ix_outbox_deliveries_stream_id", "stream", "id"),
+    sa.Index("ix_outbox_deliveries_customer_id_created_at", "customer_id", "created_at"),
+)
+
+webhook_subscriptions = sa.Table(
+    "webhook_subscriptions",
+    metadata,
+    sa.Column("id", BigID, primary_key=True, autoincrement=True),
+    sa.Column("url", sa.String(2000), nullable=False),
+    sa.Column("topics", JSONDoc, nullable=False),
+    sa.Column("secret", sa.String(200), nullable=False),
+    sa.Column("description", sa.String(500)),
+    sa.Column("active", sa.Boolean(), nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+)
+
+customer_preferences = sa.Table(
+    "customer_preferences",
+    metadata,
+    sa.Column("customer_id", sa.String(200), primary_key=True),
+    sa.Column("preferences", JSONDoc, nullable=False),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
 )
