@@ -99,6 +99,8 @@ ERASURE_STEPS: list[ErasureStep] = [
     store.erase_case_actions,
     store.erase_case_sla,
     store.erase_outbox,
+    store.erase_deliveries,
+    store.erase_preferences,
     store.erase_events,
     store.erase_cases,
     store.erase_remedy_grants,

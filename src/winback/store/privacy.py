@@ -33,12 +33,14 @@ from winback.store.tables import (
     case_sla,
     case_timeline,
     cases,
+    customer_preferences,
     customer_risk,
     customers,
     event_failures,
     event_text,
     events,
     outbox,
+    outbox_deliveries,
     remedy_grants,
     sla_timers,
 )
@@ -63,6 +65,8 @@ CUSTOMER_TABLES: dict[str, tuple[sa.Table, Link]] = {
     # Erased by the audit trail's own scrub (winback.store.audit.scrub_customer), which keeps
     # the hash chain verifiable.
     "audit_log": (audit_log, "customer_id"),
+    "outbox_deliveries": (outbox_deliveries, "customer_id"),
+    "customer_preferences": (customer_preferences, "customer_id"),
 }
 # Tables without customer data, and why.
 NOT_CUSTOMER_DATA: dict[str, str] = {
@@ -70,6 +74,7 @@ NOT_CUSTOMER_DATA: dict[str, str] = {
     "routing_agents": "the agents (employees), not customers",
     "log_partitions": "the log's partitions and their leases (worker names)",
     "processor_members": "the running workers and their heartbeats",
+    "webhook_subscriptions": "the integrations' endpoints and topics",
 }
 
 ERASED = "[erased]"
@@ -360,6 +365,31 @@ def erase_outbox(conn: Connection, erasure: Erasure) -> None:
         }
 
     _update_rows(conn, erasure, "outbox", change)
+
+
+def erase_deliveries(conn: Connection, erasure: Erasure) -> None:
+    """Deliveries keep their channel, state, attempts and times; who and why go."""
+
+    def change(row: Any) -> dict[str, Any]:
+        return {
+            "customer_id": erasure.pseudonym,
+            "stream": erasure.replace_ids(row.stream),
+            "last_error": None if row.last_error is None else ERASED,
+            "provider_ref": None if row.provider_ref is None else ERASED,
+            "reason": None if row.reason is None else ERASED,
+        }
+
+    _update_rows(conn, erasure, "outbox_deliveries", change)
+
+
+def erase_preferences(conn: Connection, erasure: Erasure) -> None:
+    """A customer's messaging preferences go (no aggregate is kept of them)."""
+    gone = conn.execute(
+        customer_preferences.delete().where(
+            customer_preferences.c.customer_id == erasure.customer_id
+        )
+    )
+    erasure.counts["customer_preferences"] = gone.rowcount
 
 
 def count_untouched(conn: Connection, erasure: Erasure, names: Iterable[str]) -> None:
