@@ -25,6 +25,11 @@ TABLES = {
     "customer_risk",
     "remedy_grants",  # issue 7
     "routing_agents",
+    "teams",  # identity (0009)
+    "users",
+    "api_keys",
+    "sessions",
+    "login_throttle",
 }
 
 

@@ -9,14 +9,17 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
+from fastapi.routing import APIRoute
 from fastapi_offline import FastAPIOffline
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 import winback
-from winback.api import cases, customers, errors, events, health, remedies, routing
+from winback.api import cases, customers, errors, events, health, identity, remedies, routing
+from winback.api.auth import Authenticator, permission_of
 from winback.api.metrics import Metrics
 from winback.api.overload import LagWatch, Shedder, SheddingGate
 from winback.bootstrap import Runtime
+from winback.config import secret_key
 from winback.events.schema import EventBatchIn
 from winback.runner import ProcessorRunner
 
@@ -35,9 +38,13 @@ class _Gate:
 
 
 def create_app(container: Runtime, runner: ProcessorRunner | None = None) -> FastAPI:
-    """Build the app. With ``runner``, the processor starts and stops with the app."""
+    """Build the app. With ``runner``, the processor starts and stops with the app.
+
+    Raises :class:`~winback.config.ConfigError` when the secret key is missing or weak outside
+    demo mode."""
 
     settings = container.settings
+    secret = secret_key(settings)
     lag = LagWatch(container.engine, settings.ingest_lag_check_seconds)
     shedder = Shedder(
         container.committer,
@@ -77,6 +84,7 @@ def create_app(container: Runtime, runner: ProcessorRunner | None = None) -> Fas
         swagger_ui_parameters={"validatorUrl": None},
     )
     app.state.container = container
+    app.state.auth = Authenticator(container.engine, container.clock, settings, secret)
     app.state.metrics = metrics = Metrics(
         container.engine, container.committer, container.sources.all
     )
@@ -89,6 +97,7 @@ def create_app(container: Runtime, runner: ProcessorRunner | None = None) -> Fas
         app.include_router(module.router)
     app.include_router(remedies.router)  # remedy recommendations
     app.include_router(routing.router)  # agents, routing runs
+    app.include_router(identity.router)  # login, logout, me; users and keys
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
@@ -100,11 +109,40 @@ def create_app(container: Runtime, runner: ProcessorRunner | None = None) -> Fas
             components.update(batch.pop("$defs", {}))
             components["EventBatchIn"] = batch
             _document_errors(schema, components)
+            _document_permissions(app, schema)
             app.openapi_schema = schema
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
     return app
+
+
+def _document_permissions(app: FastAPI, schema: dict[str, Any]) -> None:
+    """Record on each operation the permission its route declares (``x-permission``; a setting
+    that opens it to anyone in ``x-open-if``) and document its 401 and 403 answers."""
+    error = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}
+    for route in app.routes:
+        if not isinstance(route, APIRoute) or not route.include_in_schema:
+            continue
+        declared = permission_of(route.dependant)
+        item = schema["paths"].get(route.path_format, {})
+        for method in route.methods or ():
+            operation = item.get(method.lower())
+            if operation is None or declared is None:
+                continue  # undeclared: the route x role test fails on it
+            permission, open_if = declared
+            operation["x-permission"] = permission
+            if open_if is not None:
+                operation["x-open-if"] = f"WINBACK_{open_if.upper()}"
+            if permission != "public":
+                responses = operation.setdefault("responses", {})
+                responses.setdefault(
+                    "401", {"description": "No valid credential.", "content": error}
+                )
+                responses.setdefault(
+                    "403",
+                    {"description": f"The credential lacks {permission}.", "content": error},
+                )
 
 
 def _document_errors(schema: dict[str, Any], components: dict[str, Any]) -> None:

@@ -19,6 +19,7 @@ import orjson
 from fastapi import APIRouter, Depends, Header, HTTPException, Query
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from winback.api.auth import Require
 from winback.api.case_actions import case_sla_view
 from winback.api.case_actions import router as actions_router
 from winback.api.customers import risk_view
@@ -169,6 +170,7 @@ def _sort_value(key: str, value: Any) -> Any:
     response_model=CasePage,
     summary="The case queue: filter, sort and page recovery cases",
     responses={422: {"model": ErrorBody}},
+    dependencies=[Depends(Require("cases:read"))],
 )
 def list_cases(conn: ConnectionDep, query: Annotated[CaseQueueQuery, Query()]) -> CasePage:
     """Cases for agents to work on, each with its next SLA deadline and the customer's churn
@@ -204,6 +206,7 @@ def list_cases(conn: ConnectionDep, query: Annotated[CaseQueueQuery, Query()]) -
     response_model=CaseDetailRead,
     summary="One case with its timeline and the events that triggered it",
     responses={404: {"model": ErrorBody}},
+    dependencies=[Depends(Require("cases:read"))],
 )
 def get_case(case_id: CaseId, conn: ConnectionDep, container: RuntimeDep) -> CaseDetailRead:
     case = queries.get_case(

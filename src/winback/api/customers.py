@@ -7,9 +7,10 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, Depends, HTTPException, Query
 from sqlalchemy.engine import Connection
 
+from winback.api.auth import Require
 from winback.api.deps import ConnectionDep, RuntimeDep
 from winback.api.errors import ErrorBody
 from winback.api.fields import CustomerId
@@ -21,7 +22,7 @@ from winback.api.schemas import (
 )
 from winback.store import queries, risk_store
 
-router = APIRouter(tags=["customers"])
+router = APIRouter(tags=["customers"], dependencies=[Depends(Require("customers:read"))])
 
 
 @router.get(

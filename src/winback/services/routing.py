@@ -10,6 +10,13 @@ human queue; the pass lists it under ``automated``. Each assignment is the ``ass
 action (:func:`winback.services.cases.perform_action`), so a case keeps a single owner and
 every transfer is on its timeline and in the outbox. A case the router re-queues keeps its
 (offline) owner until an eligible agent takes it.
+
+The roster is joined to the people (:mod:`winback.services.identity`): an agent is a user with
+role agent or lead. Once identity is in use (any user exists), routing hands cases only to
+*active* users with one of those roles — an ``agents.yaml`` entry without such a user is
+listed but never routed to, and a disabled user's cases are re-queued after the offline grace
+like any offline agent's. ``agents.yaml`` keeps its skills, teams and capacity as configuration
+as code; ``PUT /v1/routing/agents/{id}`` changes only an existing active user.
 """
 
 from __future__ import annotations
@@ -21,25 +28,47 @@ from typing import Any
 from sqlalchemy.engine import Engine
 
 from winback.clock import Clock
-from winback.errors import InvalidInput, WinbackError
+from winback.errors import Conflict, InvalidInput, NotFound, WinbackError
+from winback.identity import ROUTABLE_ROLES, Principal
 from winback.routing.config import RoutingConfig
 from winback.routing.engine import Router, fairness
 from winback.routing.model import AVAILABILITY, Agent
 from winback.services.cases import perform_action
 from winback.sla.engine import SlaEngine
 from winback.store.engine import write_connection
+from winback.store.identity import active_users_with_roles, any_users, get_user
 from winback.store.routing_store import case_requests, has_agents, load_agents, upsert_agent
 
-ROUTER_ACTOR = "winback:routing"
+#: Routing acts as the system; its assignments read ``system:routing`` on the timeline.
+ROUTER = Principal(kind="system", name="routing", role=None, credential="system")
+ROUTER_ACTOR = ROUTER.actor
 
 
 def save_agent(
-    engine: Engine, clock: Clock, agent_id: str, spec: Mapping[str, Any], status: str | None
+    engine: Engine,
+    clock: Clock,
+    actor: Principal,
+    agent_id: str,
+    spec: Mapping[str, Any],
+    status: str | None,
 ) -> None:
-    """Create or change an agent (``spec``: any of name, teams, skills, capacity, tier)."""
+    """Change an agent (``spec``: any of name, teams, skills, capacity, tier; ``status``):
+    only an existing active user with role agent or lead (create the user first)."""
     if status is not None and status not in AVAILABILITY:
         raise InvalidInput(f"status: one of {', '.join(AVAILABILITY)}", field="status")
     with write_connection(engine) as conn, conn.begin():
+        user = get_user(conn, agent_id)
+        if user is None or not user.active:
+            raise NotFound(
+                f"no active user {agent_id!r}: an agent is a user (POST /v1/users, or "
+                "`winback users create`)",
+                field="agent_id",
+            )
+        if user.role not in ROUTABLE_ROLES:
+            raise Conflict(
+                f"{agent_id!r} is a {user.role}; only agents and leads are routed cases",
+                field="agent_id",
+            )
         upsert_agent(conn, agent_id, spec, status, clock.now())
 
 
@@ -47,6 +76,17 @@ def roster(engine: Engine, config: RoutingConfig) -> dict[str, Agent]:
     """Every agent: ``agents.yaml``'s, overridden and extended by those set over the API."""
     with engine.connect() as conn:
         return load_agents(conn, config)
+
+
+def routable(engine: Engine, config: RoutingConfig) -> dict[str, Agent]:
+    """The agents routing may hand cases to: the roster, and once any user exists only the
+    active users with role agent or lead."""
+    with engine.connect() as conn:
+        agents = load_agents(conn, config)
+        if not any_users(conn):
+            return agents
+        people = active_users_with_roles(conn, ROUTABLE_ROLES)
+    return {agent_id: a for agent_id, a in agents.items() if agent_id in people}
 
 
 def roster_configured(engine: Engine, config: RoutingConfig) -> bool:
@@ -66,8 +106,8 @@ def run_routing(
 ) -> dict[str, Any]:
     """One routing pass; returns what it did and the load per agent."""
     now: datetime = clock.now()
+    agents = routable(engine, config)
     with engine.connect() as conn:
-        agents = load_agents(conn, config)
         requests = case_requests(conn)
     router = Router(agents, dict(config.teams))
     automated = []
@@ -89,7 +129,7 @@ def run_routing(
                 sla,
                 a.case_id,
                 "assign",
-                ROUTER_ACTOR,
+                ROUTER,
                 {"owner": a.agent_id, "reason": f"routing: {a.reason}"},
             )
         except WinbackError as exc:  # the case moved on meanwhile
