@@ -9,6 +9,7 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
+from fastapi import routing as fastapi_routing
 from fastapi.routing import APIRoute
 from fastapi_offline import FastAPIOffline
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -117,14 +118,24 @@ def create_app(container: Runtime, runner: ProcessorRunner | None = None) -> Fas
     return app
 
 
+def _api_routes(app: FastAPI) -> list[Any]:
+    """The application's routes, each with the dependencies of the routers it was included
+    through (FastAPI 0.165 keeps included routers nested; older versions copy the routes)."""
+    contexts = getattr(fastapi_routing, "iter_route_contexts", None)
+    if contexts is not None:
+        return list(contexts(app.routes))
+    return [r for r in app.routes if isinstance(r, APIRoute)]
+
+
 def _document_permissions(app: FastAPI, schema: dict[str, Any]) -> None:
     """Record on each operation the permission its route declares (``x-permission``; a setting
     that opens it to anyone in ``x-open-if``) and document its 401 and 403 answers."""
     error = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}
-    for route in app.routes:
-        if not isinstance(route, APIRoute) or not route.include_in_schema:
+    for route in _api_routes(app):
+        if not getattr(route, "include_in_schema", False):
             continue
-        declared = permission_of(route.dependant)
+        dependant = getattr(route, "dependant", None)
+        declared = None if dependant is None else permission_of(dependant)
         item = schema["paths"].get(route.path_format, {})
         for method in route.methods or ():
             operation = item.get(method.lower())
