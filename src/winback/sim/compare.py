@@ -36,8 +36,8 @@ from pathlib import Path
 from statistics import median
 from typing import Any
 
-from winback.sim.generator import SimConfig, Simulation
 from winback.identity import Principal
+from winback.sim.generator import SimConfig, Simulation
 from winback.sim.model import Model, ResponseModel
 
 CONTACT_TYPES = frozenset(
