@@ -17,10 +17,11 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from winback.cli.churn import evaluate_churn, models_activate, models_list, train_churn
+from winback.cli.identity import keys_app, users_app
 from winback.cli.rules import rules_app
 from winback.cli.sla import sla_app
 from winback.cli.text import evaluate_text, train_text
-from winback.config import ConfigError, Settings, load_settings
+from winback.config import ConfigError, Settings, load_settings, secret_key
 
 app = typer.Typer(
     help="Winback: real-time service recovery.", no_args_is_help=True, add_completion=False
@@ -36,6 +37,8 @@ models_app = typer.Typer(help="Versioned model files: list, activate.", no_args_
 app.add_typer(models_app, name="models")
 app.add_typer(sla_app, name="sla")  # winback sla check / recompute
 app.add_typer(rules_app, name="rules")  # winback rules check / dry-run
+app.add_typer(users_app, name="users")  # winback users create / list / disable / set-role
+app.add_typer(keys_app, name="keys")  # winback keys create / list / revoke
 console = Console(stderr=True)
 evaluate_app.command("text")(evaluate_text)  # winback evaluate text
 train_app.command("text")(train_text)  # winback train text
@@ -169,6 +172,13 @@ def _serve(settings: Settings, on_started: Any = None, sock: socket.socket | Non
     from winback.api.app import create_app
     from winback.runner import ProcessorRunner
 
+    try:
+        secret_key(settings)  # refused outside demo mode when missing or weak
+    except ConfigError as exc:
+        if sock is not None:
+            sock.close()
+        console.print(f"[red]error:[/red] {escape(str(exc))}", soft_wrap=True)
+        raise typer.Exit(2) from None
     sock = sock or _listen(settings)
     try:
         container = _prepare(settings)
@@ -350,7 +360,9 @@ def demo(
     if industry not in INDUSTRIES:
         console.print(f"[red]error:[/red] --industry is one of {', '.join(INDUSTRIES)}")
         raise typer.Exit(2)
-    settings = _settings(database_url=f"sqlite:///{database}", port=port, log_level="warning")
+    settings = _settings(
+        database_url=f"sqlite:///{database}", port=port, log_level="warning", demo_mode=True
+    )
     sock = _listen(settings)  # a port in use stops here, before the banner and the database
     for suffix in ("", "-wal", "-shm"):
         Path(f"{database}{suffix}").unlink(missing_ok=True)
@@ -359,10 +371,22 @@ def demo(
     company = DemoCompany(industry=industry, customers=customers, seed=seed)
 
     def started(server: Any) -> None:
+        from winback.demo import create_demo_identities
+
+        people, token = create_demo_identities(settings.database_url)
+        typer.echo("Log in (POST /v1/auth/login with {\"name\", \"password\"}) as:")
+        for name, role, password in people:
+            typer.echo(f"  {role:<8} {name:<6} password {password}")
+        typer.echo(
+            "The demo's event stream uses its own API key (scopes events:write, cases:read, "
+            "customers:read); these passwords are new for every demo run.\n"
+            f"  curl -H 'Authorization: Bearer {token}' {base}/v1/cases"
+        )
+
         def run() -> None:
             stream(
                 base, stop, rate=rate, limit=events, company=company, speed=speed,
-                report=typer.echo,
+                report=typer.echo, token=token,
             )  # fmt: skip
             if events is not None:
                 server.should_exit = True
