@@ -324,6 +324,12 @@ def test_only_an_active_agent_user_joins_the_roster(client: TestClient, engine: 
     changed = client.put("/v1/routing/agents/ana", json={"capacity": 4}, headers=lead)
     assert changed.status_code == 200, changed.text
     assert changed.json()["capacity"] == 4
+    listed = {a["id"]: a for a in client.get("/v1/routing/agents", headers=lead).json()["agents"]}
+    assert listed["ana"]["routable"] is True
+    client.patch("/v1/users/ana", json={"active": False}, headers=as_user(engine, "root", "admin"))
+    listed = {a["id"]: a for a in client.get("/v1/routing/agents", headers=lead).json()["agents"]}
+    assert listed["ana"]["routable"] is False
+    assert listed["ana"]["status"] == "offline"
     agent = as_user(engine, "bo", "agent")
     assert (
         client.put("/v1/routing/agents/bo", json={"capacity": 9}, headers=agent).status_code == 403
@@ -345,3 +351,19 @@ def test_the_api_refuses_to_start_without_a_strong_secret(
     create_app(build_runtime(demo))  # demo mode: a random secret for the process
     assert demo.cookie_secure is False
     assert settings.cookie_secure is True
+
+
+def test_routing_never_hands_a_case_to_a_disabled_user(
+    runtime: Any, client: TestClient, engine: Engine
+) -> None:
+    admin = as_user(engine, "root", "admin")
+    as_user(engine, "ana", "agent")
+    as_user(engine, "bo", "agent")
+    client.patch("/v1/users/bo", json={"active": False}, headers=admin)
+    for i in range(3):
+        event = body(f"e{i}", customer=f"c{i}", text="Nobody answers.")
+        assert client.post("/v1/events", json=event, headers=admin).status_code == 202
+    build_processor(runtime.settings, engine, runtime.clock).run_until_idle()
+    run = client.post("/v1/routing/run", headers=admin).json()
+    assert {a["agent"] for a in run["assigned"]} == {"ana"}
+    assert "bo" not in run["open_cases_per_agent"]

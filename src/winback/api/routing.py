@@ -13,7 +13,7 @@ from winback.api.deps import RuntimeDep
 from winback.api.errors import ErrorBody
 from winback.api.fields import AgentId, NulFreeModel
 from winback.identity import Principal
-from winback.services.routing import roster, run_routing, save_agent
+from winback.services.routing import roster, routable, run_routing, save_agent
 
 router = APIRouter(tags=["routing"])
 
@@ -38,8 +38,17 @@ class AgentIn(NulFreeModel):
     dependencies=[Depends(Require("routing:read"))],
 )
 def list_agents(container: RuntimeDep) -> dict[str, Any]:
-    agents = roster(container.engine, container.sources.routing.get())
-    return {"agents": [a.as_dict() for a in sorted(agents.values(), key=lambda a: a.id)]}
+    """Each agent with ``routable``: whether routing may hand them cases (an active user with
+    role agent or lead, once any user exists; docs/routing.md)."""
+    config = container.sources.routing.get()
+    agents = roster(container.engine, config)
+    ok = routable(container.engine, config)
+    return {
+        "agents": [
+            {**a.as_dict(), "routable": a.id in ok}
+            for a in sorted(agents.values(), key=lambda a: a.id)
+        ]
+    }
 
 
 @router.put(

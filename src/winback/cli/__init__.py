@@ -374,7 +374,7 @@ def demo(
         from winback.demo import create_demo_identities
 
         people, token = create_demo_identities(settings.database_url)
-        typer.echo("Log in (POST /v1/auth/login with {\"name\", \"password\"}) as:")
+        typer.echo('Log in (POST /v1/auth/login with {"name", "password"}) as:')
         for name, role, password in people:
             typer.echo(f"  {role:<8} {name:<6} password {password}")
         typer.echo(

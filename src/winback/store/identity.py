@@ -15,6 +15,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
 
 from winback.store.tables import api_keys, login_throttle, sessions, teams, users
 
@@ -292,8 +293,17 @@ def save_throttle(conn: Connection, throttle: Throttle) -> None:
     updated = conn.execute(
         login_throttle.update().where(login_throttle.c.key == throttle.key).values(**values)
     ).rowcount
-    if not updated:
-        conn.execute(login_throttle.insert().values(key=throttle.key, **values))
+    if updated:
+        return
+    try:
+        with conn.begin_nested():
+            conn.execute(login_throttle.insert().values(key=throttle.key, **values))
+    except IntegrityError:  # a concurrent failure inserted it first: count on top of it
+        conn.execute(
+            login_throttle.update()
+            .where(login_throttle.c.key == throttle.key)
+            .values(failures=login_throttle.c.failures + 1, locked_until=throttle.locked_until)
+        )
 
 
 def clear_throttle(conn: Connection, key: str) -> None:
