@@ -79,7 +79,7 @@ async def ingest(request: Request) -> Response:
     started = time.perf_counter()
     auth: Authenticator = request.app.state.auth
     try:
-        await auth.require(request, "POST", "events:write")
+        request.state.principal = await auth.require(request, "POST", "events:write")
     except WinbackError as refused:
         metrics.rejected.labels("unauthorised").inc()
         return winback_error_response(refused)
