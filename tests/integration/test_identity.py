@@ -226,6 +226,9 @@ def test_an_api_key_sends_events_until_revoked_and_records_its_last_use(
     )
     assert plain.status_code == 415
     assert plain.json()["error"] == "unsupported_media_type"
+    assert client.post("/v1/events", content=b"{}", headers=bearer).status_code == 415  # none
+    typed = {**bearer, "Content-Type": "application/vnd.acme+json; charset=utf-8"}
+    assert client.post("/v1/events", json=body("k1"), headers=typed).status_code == 202
     # Anonymous and a made-up key: 401.
     assert client.post("/v1/events", json=body("k2")).status_code == 401
     fake = {"Authorization": "Bearer wb_" + "A" * 43}
