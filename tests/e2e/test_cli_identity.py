@@ -4,12 +4,13 @@ to start without a strong secret key."""
 from __future__ import annotations
 
 import re
+import subprocess
 from pathlib import Path
 
 import httpx
 import pytest
 
-from ._support import query, run_cli, scalar, winback_env
+from ._support import WINBACK, query, run_cli, scalar, winback_env
 
 pytestmark = pytest.mark.slow
 
@@ -40,6 +41,15 @@ def test_users_and_keys_from_the_command_line(tmp_path: Path, start_server: obje
     )
     assert again.returncode == 1
     assert "already exists" in again.stderr
+    piped = subprocess.run(
+        [str(WINBACK), "users", "create", "eve", "--role", "analyst", "--password-stdin"],
+        input=b"eve's long passphrase\n",
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        check=False,
+    )
+    assert piped.returncode == 0, piped.stderr
     no_tty = run_cli(["users", "create", "bo", "--role", "agent"], env, tmp_path)
     assert no_tty.returncode == 2
     assert "--password-stdin" in no_tty.stderr
@@ -66,6 +76,10 @@ def test_users_and_keys_from_the_command_line(tmp_path: Path, start_server: obje
         assert client.post("/v1/events", json=event, headers=bearer).status_code == 202
         login = client.post("/v1/auth/login", json={"name": "root", "password": password.group(1)})
         assert login.status_code == 200, login.text
+        eve = client.post(
+            "/v1/auth/login", json={"name": "eve", "password": "eve's long passphrase"}
+        )
+        assert eve.json()["user"]["role"] == "analyst"
         assert run_cli(["keys", "revoke", "crm"], env, tmp_path).returncode == 0
         # Revoked in another process: refused once the server's key cache (5 s) has expired.
         import time
