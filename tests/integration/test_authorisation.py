@@ -61,6 +61,13 @@ def test_every_route_declares_a_permission(app: tuple[TestClient, Engine, dict[s
     undeclared = [f"{m} {p}" for m, p, op in operations(schema) if "x-permission" not in op]
     assert undeclared == []
     assert len(operations(schema)) >= 20
+    # The interactive docs know the credentials: a bearer API key or the session cookie.
+    assert set(schema["components"]["securitySchemes"]) == {"apiKey", "session"}
+    for _, _, op in operations(schema):
+        guarded = op["x-permission"] != PUBLIC
+        assert ("security" in op) is guarded
+        if guarded:
+            assert {"401", "403"} <= set(op["responses"])
 
 
 def test_a_route_without_a_declared_permission_is_caught(tmp_path: Path) -> None:

@@ -16,7 +16,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 import winback
 from winback.api import cases, customers, errors, events, health, identity, remedies, routing
-from winback.api.auth import Authenticator, permission_of
+from winback.api.auth import SESSION_COOKIE, Authenticator, permission_of
 from winback.api.metrics import Metrics
 from winback.api.overload import LagWatch, Shedder, SheddingGate
 from winback.bootstrap import Runtime
@@ -131,6 +131,19 @@ def _document_permissions(app: FastAPI, schema: dict[str, Any]) -> None:
     """Record on each operation the permission its route declares (``x-permission``; a setting
     that opens it to anyone in ``x-open-if``) and document its 401 and 403 answers."""
     error = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}
+    schemes = schema.setdefault("components", {}).setdefault("securitySchemes", {})
+    schemes["apiKey"] = {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "An API key (`wb_…`): `winback keys create NAME --scope …`.",
+    }
+    schemes["session"] = {
+        "type": "apiKey",
+        "in": "cookie",
+        "name": SESSION_COOKIE,
+        "description": "The session cookie of POST /v1/auth/login; requests that change "
+        "something also send its CSRF token in X-CSRF-Token.",
+    }
     for route in _api_routes(app):
         if not getattr(route, "include_in_schema", False):
             continue
@@ -146,6 +159,7 @@ def _document_permissions(app: FastAPI, schema: dict[str, Any]) -> None:
             if open_if is not None:
                 operation["x-open-if"] = f"WINBACK_{open_if.upper()}"
             if permission != "public":
+                operation["security"] = [{"apiKey": []}, {"session": []}]
                 responses = operation.setdefault("responses", {})
                 responses.setdefault(
                     "401", {"description": "No valid credential.", "content": error}
