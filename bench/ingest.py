@@ -58,6 +58,9 @@ HOST = "127.0.0.1"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 TARGET_INGEST_EVENTS_PER_S = 3000.0
+# The API key each Winback server under test accepts, by port (made by ``winback keys create``
+# before the server starts; an older checkout without API keys gets none and no header).
+API_KEYS: dict[int, str] = {}
 TARGET_CASE_P99_MS = 100.0
 TARGET_RATE_FOR_CASE_LATENCY = 1000.0
 TARGET_NAIVE_RATIO = 2.0
@@ -253,6 +256,16 @@ class Server:
                 WINBACK_LOG_LEVEL="warning",
             )
             env.update(self.settings)
+            env.setdefault("WINBACK_SECRET_KEY", "bench-" + os.urandom(24).hex())
+            made = subprocess.run(
+                [str(BIN / "winback"), "keys", "create", "bench", "--scope", "events:write"],
+                env=env,
+                capture_output=True,
+                check=False,
+            )
+            token = made.stdout.decode().strip()
+            if made.returncode == 0 and token.startswith("wb_"):
+                API_KEYS[self.port] = token
             cmd = [str(BIN / "winback"), "serve"]
             ready = "/readyz"
         else:
@@ -290,7 +303,7 @@ class Server:
         request = urllib.request.Request(
             f"http://{HOST}:{self.port}/v1/events",
             data=body,
-            headers={"Content-Type": "application/json"},
+            headers={"Content-Type": "application/json", **authorization(self.port)},
             method="POST",
         )
         with urllib.request.urlopen(request, timeout=30) as resp:
@@ -376,9 +389,15 @@ class Connection:
             await self.writer.wait_closed()
 
 
+def authorization(port: int) -> dict[str, str]:
+    token = API_KEYS.get(port)
+    return {} if token is None else {"Authorization": f"Bearer {token}"}
+
+
 def request_prefix(port: int) -> bytes:
+    auth = "".join(f"{k}: {v}\r\n" for k, v in authorization(port).items())
     return (
-        f"POST /v1/events HTTP/1.1\r\nHost: {HOST}:{port}\r\n"
+        f"POST /v1/events HTTP/1.1\r\nHost: {HOST}:{port}\r\n{auth}"
         "Content-Type: application/json\r\nContent-Length: "
     ).encode()
 

@@ -57,6 +57,7 @@ from ingest import (
     _loop_factory,
     _round,
     _table,
+    authorization,
     build_request,
     closed_loop,
     http_get_json,
@@ -401,7 +402,7 @@ def post_json(port: int, payload: Any) -> int:
     request = urllib.request.Request(
         f"http://{HOST}:{port}/v1/events",
         data=orjson.dumps(payload),
-        headers={"Content-Type": "application/json"},
+        headers={"Content-Type": "application/json", **authorization(port)},
         method="POST",
     )
     try:

@@ -23,6 +23,11 @@ from winback.clock import FrozenClock
 from winback.store import migrate
 from winback.store.engine import make_engine
 
+#: The server secret every test process uses (settings read WINBACK_SECRET_KEY from the
+#: environment; the API refuses to start without a strong one outside demo mode).
+TEST_SECRET = "winback-test-secret-7Qm2xLp9Vz4Rk8Tn"
+os.environ.setdefault("WINBACK_SECRET_KEY", TEST_SECRET)
+
 POSTGRES_ENV = "WINBACK_TEST_POSTGRES_URL"
 POSTGRES_SKIP_REASON = f"{POSTGRES_ENV} is not set: PostgreSQL tests skipped"
 

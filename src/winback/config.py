@@ -135,10 +135,11 @@ class Settings(BaseSettings):
         default=Path("./winback-models"),
         description="Directory of versioned model files (churn, text); see docs/risk.md.",
     )
-    text_display: Literal["raw", "redacted"] = Field(
-        default="redacted",
-        description="Whether API callers see customers' contact details and free text raw or "
-        "PII-redacted (docs/privacy.md); redacted by default. Logs always get the redacted copy.",
+    text_display: Literal["by_role", "redacted", "raw"] = Field(
+        default="by_role",
+        description="Who sees customers' contact details and free text raw through the API "
+        "(docs/privacy.md): by_role (an agent on their own cases; leads, managers, admins), "
+        "redacted (nobody), raw (every authenticated caller). Logs always get the redacted copy.",
     )
     retention_days: float = Field(
         default=365,
@@ -341,6 +342,48 @@ class Settings(BaseSettings):
                 raise ValueError("start and end are the same")
         return value or None
 
+    # Identity and sessions (docs/api.md "Authentication", docs/configuration.md).
+    secret_key: SecretStr | None = Field(
+        default=None,
+        description="The server's secret for CSRF tokens: at least 32 characters, not a "
+        "placeholder. Required by `serve` outside demo mode.",
+    )
+    demo_mode: bool = Field(
+        default=False,
+        description="Demo mode (`winback demo` sets it): a random secret key when none is set, "
+        "session cookies without the Secure flag (plain http on localhost).",
+    )
+    session_cookie_secure: bool | None = Field(
+        default=None,
+        description="Send the session cookie only over HTTPS (default: on, off in demo mode).",
+    )
+    session_hours: float = Field(
+        default=12, gt=0, le=24 * 30, description="How long a login session lasts."
+    )
+    login_max_failures: int = Field(
+        default=5, ge=1, le=1000, description="Failed logins for one user name before a lock."
+    )
+    login_max_failures_per_address: int = Field(
+        default=20, ge=1, le=100_000, description="Failed logins from one address before a lock."
+    )
+    login_lockout_minutes: float = Field(
+        default=15,
+        gt=0,
+        le=24 * 60,
+        description="How long a lock lasts; failures count within the same window.",
+    )
+    api_key_cache_seconds: float = Field(
+        default=5,
+        ge=0,
+        le=300,
+        description="How long a process trusts an API key lookup (a revoked key stops working "
+        "within this time).",
+    )
+    metrics_public: bool = Field(
+        default=True,
+        description="Serve /metrics without credentials (false: it needs metrics:read).",
+    )
+
     @field_validator("database_url")
     @classmethod
     def _known_database(cls, value: str) -> str:
@@ -408,6 +451,40 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+    @property
+    def cookie_secure(self) -> bool:
+        if self.session_cookie_secure is not None:
+            return self.session_cookie_secure
+        return not self.demo_mode
+
+
+_PLACEHOLDERS = ("changeme", "change-me", "change_me", "example", "placeholder", "your-secret")
+MIN_SECRET_LENGTH = 32
+
+
+def secret_key(settings: Settings) -> str:
+    """The server's secret, or raise :class:`ConfigError` when it is missing or weak outside
+    demo mode (demo mode without one gets a random secret for this process)."""
+    value = settings.secret_key.get_secret_value() if settings.secret_key is not None else ""
+    problem = None
+    if not value:
+        problem = "is not set"
+    elif len(value) < MIN_SECRET_LENGTH:
+        problem = f"is shorter than {MIN_SECRET_LENGTH} characters"
+    elif any(p in value.lower() for p in _PLACEHOLDERS) or len(set(value)) < 8:
+        problem = "is a placeholder, not a secret"
+    if problem is None:
+        return value
+    if settings.demo_mode:
+        import secrets
+
+        return secrets.token_urlsafe(32)
+    raise ConfigError(
+        f"{ENV_PREFIX}SECRET_KEY {problem}: set it to a random value of at least "
+        f"{MIN_SECRET_LENGTH} characters (e.g. `python -c 'import secrets; "
+        "print(secrets.token_urlsafe(32))'`)"
+    )
 
 
 def load_settings(**overrides: object) -> Settings:

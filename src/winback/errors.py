@@ -12,8 +12,12 @@ WinbackError                    code            what it means
 │   ├── AnotherOpenCase         another_open_case    the customer already has an open case
 │   ├── IdempotencyKeyReused    idempotency_key_reused  the key was used for another request
 │   └── RemedyRefused           remedy_refused       the compensation policy says no
-└── Forbidden                   forbidden
-    └── RoleNotAllowed          role_not_allowed     the actor's role may not do this
+├── Forbidden                   forbidden       the credential may not do this
+│   ├── RoleNotAllowed          role_not_allowed     the actor's role may not do this
+│   ├── OwnRequest              own_request          nobody decides their own remedy request
+│   └── CsrfFailed              csrf_failed          a cookie request without its CSRF token
+├── Unauthenticated             unauthenticated no valid credential (or a wrong password)
+└── TooManyAttempts             too_many_attempts    logins locked for a while (retry_after)
 ```
 
 Every error carries a specific ``code`` (the leaf's), a human ``message`` and ``details`` (for
@@ -95,3 +99,36 @@ class Forbidden(WinbackError):
 
 class RoleNotAllowed(Forbidden):
     code = "role_not_allowed"
+
+
+class OwnRequest(Forbidden):
+    """Nobody approves or rejects a remedy request they made themselves."""
+
+    code = "own_request"
+
+
+class CsrfFailed(Forbidden):
+    """A request authenticated by the session cookie that changes something must carry the
+    session's CSRF token (``X-CSRF-Token``)."""
+
+    code = "csrf_failed"
+
+
+class Unauthenticated(WinbackError):
+    """No credential, an unknown, expired or revoked one, or a failed login. The message never
+    says whether a user name exists."""
+
+    code = "unauthenticated"
+
+
+class TooManyAttempts(WinbackError):
+    """Too many failed logins for this user name or from this address; ``retry_after`` says in
+    how many seconds to try again."""
+
+    code = "too_many_attempts"
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(
+            f"too many failed logins; try again in {retry_after} s", retry_after=retry_after
+        )
+        self.retry_after = retry_after

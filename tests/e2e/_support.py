@@ -50,12 +50,31 @@ def winback_env(database: Path | None = None, **settings: object) -> dict[str, s
     env = {k: v for k, v in os.environ.items() if not k.startswith("WINBACK_") and k != "CI"}
     env.update({"COLUMNS": "250", "PYTHONUNBUFFERED": "1", "NO_COLOR": "1"})
     env["WINBACK_HOST"] = HOST
+    env["WINBACK_SECRET_KEY"] = os.environ["WINBACK_SECRET_KEY"]  # tests/conftest.py sets it
     env["WINBACK_LOG_LEVEL"] = "info"
     if database is not None:
         env["WINBACK_DATABASE_URL"] = sqlite_url(database)
     for key, value in settings.items():
         env[f"WINBACK_{key.upper()}"] = str(value)
     return env
+
+
+def admin_key(database: Path, name: str = "e2e-admin") -> str:
+    """Create an API key with the ``admin`` scope in a (migrated) Winback SQLite file, straight
+    through the identity service, as ``winback keys create`` does; returns its token."""
+    from datetime import UTC, datetime
+
+    from winback.identity import SYSTEM
+    from winback.services.identity import create_key
+    from winback.store.engine import make_engine, write_connection
+
+    engine = make_engine(sqlite_url(database))
+    try:
+        with write_connection(engine) as conn, conn.begin():
+            token, _ = create_key(conn, SYSTEM, name, ["admin"], datetime.now(UTC))
+    finally:
+        engine.dispose()
+    return token
 
 
 def deadline_wait(
@@ -134,6 +153,7 @@ class Server:
     port: int = 0
     proc: subprocess.Popen[bytes] | None = None
     starts: int = 0
+    token: str | None = None
     log_path: Path = field(init=False)
 
     def __post_init__(self) -> None:
@@ -144,7 +164,9 @@ class Server:
         return f"http://{HOST}:{self.port}"
 
     def client(self, timeout: float = 30.0) -> httpx.Client:
-        return httpx.Client(base_url=self.base_url, timeout=timeout)
+        """A client with the server's admin API key (made on its first start)."""
+        headers = {} if self.token is None else {"Authorization": f"Bearer {self.token}"}
+        return httpx.Client(base_url=self.base_url, timeout=timeout, headers=headers)
 
     def output(self) -> str:
         return log_tail(self.log_path)
@@ -167,6 +189,8 @@ class Server:
                 start_new_session=True,
             )
         self.wait_ready(timeout)
+        if self.token is None:
+            self.token = admin_key(self.database)
         return self
 
     def wait_ready(self, timeout: float = READY_TIMEOUT) -> dict[str, Any]:

@@ -89,7 +89,7 @@ def action(client: httpx.Client, case_id: int, name: str, **fields: Any) -> http
         headers["Idempotency-Key"] = fields.pop("key")
     return client.post(
         f"/v1/cases/{case_id}/actions",
-        json={"action": name, "actor": "agent:ana", **fields},
+        json={"action": name, **fields},
         headers=headers,
     )
 
@@ -126,7 +126,7 @@ def test_actions_over_http_and_the_case_view(sla_server: Server) -> None:
         assert bad.status_code == 422
         assert bad.json()["message"] == "owner: required for this action"
         assert action(client, 999_999, "note", text="x").status_code == 404
-        unknown = client.post(f"/v1/cases/{cid}/actions", json={"action": "fly", "actor": "x"})
+        unknown = client.post(f"/v1/cases/{cid}/actions", json={"action": "fly"})
         assert unknown.status_code == 422
 
         first = action(client, cid, "assign", owner="ana", key="assign-1")

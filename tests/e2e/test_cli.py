@@ -394,10 +394,23 @@ def test_demo_runs_to_the_end_and_leaves_cases(tmp_path: Path) -> None:
     database.write_text("stale file: the demo recreates the database")
     port = free_port()
     env = winback_env(tmp_path / "unused.db")
+    del env["WINBACK_SECRET_KEY"]  # demo mode needs none: a random one for the run
     args = ["demo", "--events", "30", "--rate", "100", "--speed", "1000", "--port", str(port)]
     result = run_cli([*args, "--database", str(database)], env, tmp_path, timeout=180)
     assert result.returncode == 0, result
     assert f"http://127.0.0.1:{port}/v1/cases" in result.stdout
+    # Its people, with passwords made for this run, and its stream's own key.
+    assert "Log in (POST /v1/auth/login" in result.stdout
+    roles = dict(query(database, "SELECT name, role FROM users"))
+    assert roles == {
+        "admin": "admin",
+        "lea": "lead",
+        "ana": "agent",
+        "bo": "agent",
+        "al": "analyst",
+    }
+    assert scalar(database, "SELECT scopes FROM api_keys WHERE name = 'demo-stream'") is not None
+    assert scalar(database, "SELECT last_used_at FROM api_keys") is not None
     assert "demo: 25 events sent" in result.stdout, result
     assert "refused" not in result.stdout, result
 

@@ -124,7 +124,7 @@ def shed(response: httpx.Response) -> bool:
 
 
 def sender(
-    base_url: str,
+    server: Server,
     ledger: Ledger,
     phase: int,
     worker: int,
@@ -133,7 +133,7 @@ def sender(
 ) -> None:
     rng = random.Random(phase * 100 + worker)
     n = 0
-    with httpx.Client(base_url=base_url, timeout=60) as client:
+    with server.client(timeout=60) as client:
         for _ in range(max_requests):
             if stop.is_set():
                 return
@@ -193,7 +193,7 @@ def run_load(
     threads = [
         threading.Thread(
             target=sender,
-            args=(server.base_url, ledger, phase, w, stop, max_requests),
+            args=(server, ledger, phase, w, stop, max_requests),
             name=f"load-{phase}-{w}",
             daemon=True,
         )

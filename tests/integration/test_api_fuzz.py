@@ -26,7 +26,7 @@ from winback.clock import FrozenClock
 from winback.config import Settings
 from winback.store import migrate
 
-from .support import body, nps
+from .support import as_user, body, nps, with_key
 
 pytestmark = pytest.mark.slow
 
@@ -77,7 +77,10 @@ def app(
     container = build_runtime(settings, clock)
     migrate.upgrade(container.engine)
     api = create_app(container)
-    with TestClient(api) as client:  # runs the lifespan: the ingest committer
+    as_user(container.engine, "ana", "agent")  # an agent is a user
+    with_key(container.engine, "spare", "events:write")  # the admin key is not key 1
+    admin = with_key(container.engine, "fuzz-admin", "admin")
+    with TestClient(api, headers=admin) as client:  # runs the lifespan: the ingest committer
         seed = [
             body("s-1", "complaint", "cus-1", text="Billed twice, nobody answers."),
             nps("s-2", 2, "cus-2", text="Awful support."),
@@ -87,7 +90,9 @@ def app(
         assert client.put("/v1/routing/agents/ana", json={"teams": ["support"]}).status_code == 200
         build_processor(settings, container.engine, clock).run_until_idle()
         assert client.get("/v1/cases").json()["items"], "the seed opened no case"
-        yield ASGIClient(api)
+        session = ASGIClient(api)
+        session.headers.update(admin)  # every generated request acts as an admin
+        yield session
     container.close()
 
 

@@ -32,7 +32,7 @@ from winback.store.tables import (
     routing_agents,
 )
 
-from .support import body
+from .support import authenticate, body
 
 NOW = datetime(2026, 11, 24, 9, 30, tzinfo=UTC)
 TOO_BIG = 99999999999999999999999  # past 64 bits
@@ -48,7 +48,7 @@ def api(database_url: str, tmp_path: Path) -> Iterator[tuple[TestClient, Engine]
     clock = FrozenClock(NOW)
     container = build_runtime(settings, clock)
     migrate.upgrade(container.engine)
-    with TestClient(create_app(container)) as client:
+    with authenticate(TestClient(create_app(container)), container.engine) as client:
         seed = body("seed", "complaint", "cus-1", text="Charged twice.")
         assert client.post("/v1/events", json=seed).status_code == 202
         build_processor(settings, container.engine, clock).run_until_idle()
@@ -91,7 +91,7 @@ def _paths(error: dict[str, Any]) -> list[str]:
     [
         ("GET", "/v1/cases/{}", None),
         ("GET", "/v1/cases/{}/recommendations", None),
-        ("POST", "/v1/cases/{}/actions", {"action": "note", "actor": "agent:ana", "text": "hi"}),
+        ("POST", "/v1/cases/{}/actions", {"action": "note", "text": "hi"}),
     ],
 )
 def test_a_case_id_outside_64_bits_is_a_field_error(
@@ -106,7 +106,7 @@ def test_a_case_id_outside_64_bits_is_a_field_error(
 def test_a_grant_id_outside_64_bits_is_a_field_error(
     api: tuple[TestClient, Engine], grant_id: int
 ) -> None:
-    action = {"action": "approve", "actor": "lead:li", "role": "lead", "grant_id": grant_id}
+    action = {"action": "approve", "grant_id": grant_id}
 
     error = _refused(api, "POST", "/v1/cases/1/actions", json=action)
 
@@ -123,7 +123,7 @@ def test_a_cursor_naming_an_id_outside_64_bits_is_refused(api: tuple[TestClient,
 
 def test_an_infinite_remedy_amount_is_a_field_error(api: tuple[TestClient, Engine]) -> None:
     raw = (
-        b'{"action": "apply_remedy", "actor": "manager:mo", "role": "manager", '
+        b'{"action": "apply_remedy", '
         b'"remedy": "credit", "amount": Infinity, "idempotency_key": "k-inf"}'
     )
 
@@ -180,7 +180,7 @@ def test_the_skew_is_a_setting(tmp_path: Path, sqlite_url: str) -> None:
     settings = Settings(database_url=sqlite_url, processor="off", max_future_skew_seconds=0)
     container = build_runtime(settings, FrozenClock(NOW))
     migrate.upgrade(container.engine)
-    with TestClient(create_app(container)) as client:
+    with authenticate(TestClient(create_app(container)), container.engine) as client:
         now = client.post("/v1/events", json=body("now", occurred_at=NOW.isoformat()))
         later = client.post("/v1/events", json=body("later", occurred_at="2026-11-24T09:30:01Z"))
     container.close()
@@ -231,7 +231,6 @@ def test_json_nested_past_the_parser_limit_is_a_malformed_body(
 @pytest.mark.parametrize(
     ("field", "action"),
     [
-        ("actor", {"action": "note", "text": "hi"}),
         ("text", {"action": "note"}),
         ("owner", {"action": "assign"}),
         ("reason", {"action": "escalate"}),
@@ -244,7 +243,7 @@ def test_json_nested_past_the_parser_limit_is_a_malformed_body(
 def test_a_nul_in_an_action_field_is_a_field_error(
     api: tuple[TestClient, Engine], field: str, action: dict[str, Any]
 ) -> None:
-    sent = {"actor": "agent:ana", **action, field: NUL}
+    sent = {**action, field: NUL}
 
     error = _refused(api, "POST", "/v1/cases/1/actions", json=sent)
 
@@ -256,7 +255,7 @@ def test_a_nul_in_an_action_field_is_a_field_error(
 def test_a_nul_in_the_idempotency_key_header_is_a_field_error(
     api: tuple[TestClient, Engine],
 ) -> None:
-    note = {"action": "note", "actor": "agent:ana", "text": "hi"}
+    note = {"action": "note", "text": "hi"}
 
     error = _refused(
         api, "POST", "/v1/cases/1/actions", json=note, headers={"Idempotency-Key": NUL}

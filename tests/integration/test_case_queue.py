@@ -28,7 +28,7 @@ from winback.pipeline.processor import Processor
 from winback.store import queries
 from winback.store.tables import cases, customer_risk, sla_timers
 
-from .support import api_app, body, log_events, nps, rows
+from .support import api_app, authenticate, body, log_events, nps, rows
 
 MINUTE = timedelta(minutes=1)
 
@@ -84,7 +84,7 @@ def queue(engine: Engine, frozen_clock: FrozenClock, tmp_path: Path) -> Iterator
     container.engine.dispose()
     container.engine = engine
     processor = Processor(engine, build_stages(settings), frozen_clock)
-    with TestClient(create_app(container)) as client:
+    with authenticate(TestClient(create_app(container)), engine, "ana", "agent") as client:
         for customer, segment in SEGMENTS.items():
             fields = {"customer_fields": {"segment": segment}, "text": "Still no refund."}
             log_events(
@@ -108,7 +108,7 @@ def queue(engine: Engine, frozen_clock: FrozenClock, tmp_path: Path) -> Iterator
             frozen_clock.advance(MINUTE)
             response = client.post(
                 f"/v1/cases/{ids[customer]}/actions",
-                json={"action": action, "actor": "agent:ana", **params},
+                json={"action": action, **params},
             )
             assert response.status_code == 200, response.text
 

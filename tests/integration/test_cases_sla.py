@@ -12,6 +12,7 @@ from sqlalchemy.engine import Engine
 
 from winback.clock import FrozenClock
 from winback.errors import AnotherOpenCase, IdempotencyKeyReused, IllegalTransition
+from winback.identity import Principal
 from winback.pipeline.context import EventContext
 from winback.pipeline.ports import Stage, Unit
 from winback.pipeline.processor import Processor
@@ -24,6 +25,8 @@ from winback.store.sla_store import load_sla_states
 from winback.store.tables import case_sla, case_timeline, cases, outbox, sla_timers
 
 from .support import body, count, log_events, rows
+
+ANA = Principal(kind="user", name="ana", role="agent", credential="test")
 
 T0 = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)  # a Tuesday
 H = timedelta(hours=1)
@@ -66,9 +69,7 @@ def open_case(engine: Engine, clock: FrozenClock, customer: str = "cus-1") -> in
 
 def act(engine: Engine, clock: FrozenClock, case_id: int, action: str, **params: Any) -> Any:
     key = params.pop("key", None)
-    return perform_action(
-        engine, clock, SlaEngine(CONFIG), case_id, action, "agent:ana", params, key
-    )
+    return perform_action(engine, clock, SlaEngine(CONFIG), case_id, action, ANA, params, key)
 
 
 def timers(engine: Engine, case_id: int, pending: bool = True) -> set[tuple[str, str, int]]:

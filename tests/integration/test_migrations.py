@@ -31,6 +31,11 @@ TABLES = {
     "outbox_deliveries",  # outreach (0012)
     "webhook_subscriptions",
     "customer_preferences",
+    "teams",  # identity (0009)
+    "users",
+    "api_keys",
+    "sessions",
+    "login_throttle",
 }
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
+import sqlalchemy as sa
 from fastapi.responses import Response
 from fastapi.testclient import TestClient
 from joserfc.jwk import OctKey
@@ -24,7 +25,7 @@ from winback.api.oidc import OidcClient, OidcIdentity
 from winback.bootstrap import build_runtime
 from winback.clock import FrozenClock
 from winback.config import ConfigError, Settings
-from winback.store import migrate
+from winback.store import migrate, tables
 
 from .oidc_fake import CLIENT_ID, CLIENT_SECRET, FakeIssuer, free_port, new_key, running
 
@@ -138,25 +139,34 @@ def test_a_user_signs_in_with_state_nonce_and_pkce_and_gets_a_session(world: Wor
     assert 'winback_oidc=""' in response.headers["set-cookie"]  # used once, then dropped
 
 
-def test_the_default_session_shows_the_verified_identity_as_json(
+def test_a_verified_sign_in_starts_a_session_for_that_person_and_opens_the_console(
     tmp_path: Path,
 ) -> None:
     clock = FrozenClock(FROZEN_AT)
     with running(FakeIssuer(clock)) as fake:
-        app = make_app(tmp_path, clock, fake.issuer)
+        # The test client speaks plain http: a Secure cookie would not come back.
+        app = make_app(tmp_path, clock, fake.issuer, session_cookie_secure=False)
         with TestClient(app) as client:
             world = World(client, fake, clock, app.state.oidc, [])
             response = sign_in(world)
-    assert response.status_code == 200, response.text
-    assert response.json() == {
-        "issuer": fake.issuer,
-        "subject": "00u-ana",
-        "name": "ana",
-        "email": "ana@example.com",
-        "role": "agent",
-        "actor": "user:ana",
-        "credential": f"oidc:{fake.issuer}",
-    }
+            assert response.status_code == 303, response.text
+            assert response.headers["location"] == "/console"
+            me = client.get("/v1/auth/me")  # the session cookie the sign-in set
+            assert me.status_code == 200, me.text
+            assert me.json()["name"] == "ana"
+            assert me.json()["role"] == "agent"
+            # A second sign-in finds the same person (created once, without a password).
+            assert sign_in(world).status_code == 303
+            engine = app.state.container.engine
+            with engine.connect() as conn:
+                users = conn.execute(sa.select(tables.users.c.name, tables.users.c.password_hash))
+                assert [tuple(u) for u in users] == [("ana", None)]
+                logins = conn.execute(
+                    sa.select(tables.audit_log.c.credential).where(
+                        tables.audit_log.c.action == "login"
+                    )
+                ).scalars()
+                assert list(logins) == [f"oidc:{fake.issuer}"] * 2
 
 
 def test_the_first_mapped_role_the_user_carries_wins(world: World) -> None:

@@ -24,6 +24,7 @@ from winback.bootstrap import build_stages, load_sla
 from winback.cases.effects import TOPICS
 from winback.clock import FrozenClock
 from winback.config import load_settings
+from winback.identity import Principal
 from winback.pipeline.processor import Processor
 from winback.remedies.config import load_catalogue
 from winback.routing.config import load_routing
@@ -34,6 +35,9 @@ from winback.services.sla_timers import TimerService
 from winback.store.tables import case_timeline, cases, outbox
 
 from .support import body, log_events, nps, rows
+
+ANA = Principal(kind="user", name="ana", role="agent", credential="test")
+MO = Principal(kind="user", name="mo", role="manager", credential="test")
 
 SLA = """
 policies:
@@ -97,23 +101,23 @@ def test_every_path_that_changes_a_case_queues_the_effects_its_entries_name(
 
     # An agent: acknowledge, start, wait on the customer; the customer's neutral reply resumes.
     for action in ("acknowledge", "start", "wait_on_customer"):
-        perform_action(engine, clock, sla, vip_case, action, "agent:ana", {})
+        perform_action(engine, clock, sla, vip_case, action, ANA, {})
     process(body("a3", "message", "vip", text="Order number is 12345"))
-    perform_action(engine, clock, sla, vip_case, "note", "agent:ana", {"text": "checking"})
-    perform_action(engine, clock, sla, vip_case, "reply", "agent:ana", {"text": "On it."})
-    perform_action(engine, clock, sla, vip_case, "escalate", "agent:ana", {"reason": "vip"})
+    perform_action(engine, clock, sla, vip_case, "note", ANA, {"text": "checking"})
+    perform_action(engine, clock, sla, vip_case, "reply", ANA, {"text": "On it."})
+    perform_action(engine, clock, sla, vip_case, "escalate", ANA, {"reason": "vip"})
 
     # Routing assigns the unowned case.
     done = run_routing(engine, clock, sla, load_routing(config_dir))
     assert [a["case_id"] for a in done["assigned"]] == [plain_case]
 
     # Remedies: applied, approval requested then approved, requested then rejected.
-    def remedy(action: str, key: str, **params: object) -> None:
-        perform_remedy_action(engine, clock, catalogue, vip_case, action, "agent:ana", params, key)
+    def remedy(action: str, key: str, by: Principal = ANA, **params: object) -> None:
+        perform_remedy_action(engine, clock, catalogue, vip_case, action, by, params, key)
 
-    remedy("apply_remedy", "r1", remedy="credit", amount=20, role="agent")
-    remedy("apply_remedy", "r2", remedy="credit", amount=100, role="agent")
-    remedy("apply_remedy", "r3", remedy="credit", amount=60, role="agent")
+    remedy("apply_remedy", "r1", remedy="credit", amount=20)
+    remedy("apply_remedy", "r2", remedy="credit", amount=100)
+    remedy("apply_remedy", "r3", remedy="credit", amount=60)
     pending = [
         r.payload["grant_id"]
         for r in rows(
@@ -121,8 +125,8 @@ def test_every_path_that_changes_a_case_queues_the_effects_its_entries_name(
         )
     ]
     assert len(pending) == 2
-    remedy("approve", "r4", grant_id=pending[0], role="manager")
-    remedy("reject", "r5", grant_id=pending[1], role="manager")
+    remedy("approve", "r4", MO, grant_id=pending[0])
+    remedy("reject", "r5", MO, grant_id=pending[1])
 
     # SLA timers: the plain case's warning, breach and escalation.
     clock.advance(timedelta(hours=2))
@@ -131,7 +135,7 @@ def test_every_path_that_changes_a_case_queues_the_effects_its_entries_name(
 
     # The agent resolves, the customer complains again: the case re-opens.
     perform_action(
-        engine, clock, sla, vip_case, "resolve", "agent:ana", {"outcome": "ok", "root_cause": "x"}
+        engine, clock, sla, vip_case, "resolve", ANA, {"outcome": "ok", "root_cause": "x"}
     )
     process(body("a4", "complaint", "vip", customer_fields=vip, text="Broken again."))
 
@@ -158,7 +162,7 @@ def test_every_path_that_changes_a_case_queues_the_effects_its_entries_name(
     ):
         assert kinds[kind] >= 1, f"the scenario never made a {kind} entry"
     actors = {(e.kind, e.actor) for e in timeline if e.kind == "case.assigned"}
-    assert {"winback:processor", "winback:routing", "winback:sla"} <= {a for _, a in actors}
+    assert {"winback:processor", "system:routing", "winback:sla"} <= {a for _, a in actors}
 
     # The rule: every entry whose kind has a topic has exactly one effect of that topic for
     # its case; effects about cases are exactly those.

@@ -234,6 +234,7 @@ def test_rules_check(tmp_path: Path) -> None:
 def test_a_playbook_names_the_sla_policy_and_it_sticks(
     sqlite_engine: Engine, frozen_clock: FrozenClock, tmp_path: Path
 ) -> None:
+    from winback.identity import Principal
     from winback.services.cases import perform_action
     from winback.sla.config import SlaConfig, load_sla_config
     from winback.sla.engine import SlaEngine
@@ -273,7 +274,7 @@ def test_a_playbook_names_the_sla_policy_and_it_sticks(
         SlaEngine(sla),
         found["vip-1"].id,
         "escalate",
-        "agent:ana",
+        Principal(kind="user", name="ana", role="agent", credential="test"),
         {"reason": "x"},
     )
     with sqlite_engine.connect() as conn:

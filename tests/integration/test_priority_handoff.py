@@ -20,7 +20,7 @@ from winback.config import load_settings
 from winback.pipeline.processor import Processor
 from winback.store.tables import case_timeline, cases
 
-from .support import body, log_events, rows
+from .support import as_user, authenticate, body, log_events, rows
 
 PLAYBOOK = """
 playbook: auto
@@ -66,7 +66,8 @@ def client(
     container = build_runtime(settings, frozen_clock)
     container.engine.dispose()
     container.engine = engine
-    with TestClient(create_app(container)) as test_client:
+    with authenticate(TestClient(create_app(container)), engine) as test_client:
+        as_user(engine, "ana", "agent")  # the roster's agent is a user
         yield test_client
 
 

@@ -22,12 +22,15 @@ from winback.bootstrap import load_sla
 from winback.clock import SystemClock
 from winback.config import load_settings
 from winback.errors import WinbackError
+from winback.identity import Principal
 from winback.pipeline.processor import Processor, processor_lag
 from winback.pipeline.stages import default_stages
 from winback.services.cases import perform_action
 from winback.store.tables import cases
 
 from .support import body, log_events, nps
+
+ANA = Principal(kind="user", name="ana", role="agent", credential="test")
 
 CUSTOMERS = 200
 BACKLOG = 2_000
@@ -60,7 +63,7 @@ def test_agents_acting_on_a_backlog_never_stall_the_processor(engine: Engine) ->
         while not stop.wait(1 / ACTIONS_PER_SECOND):
             case_id = rng.choice(open_ids)
             try:
-                perform_action(engine, clock, sla, case_id, "note", "agent:ana", {"text": "busy"})
+                perform_action(engine, clock, sla, case_id, "note", ANA, {"text": "busy"})
                 acted.append(case_id)
             except WinbackError:
                 pass

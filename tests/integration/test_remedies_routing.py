@@ -20,7 +20,7 @@ from winback.config import load_settings
 from winback.pipeline.processor import Processor
 from winback.store.tables import case_timeline, cases, outbox, remedy_grants
 
-from .support import body, count, log_events, rows
+from .support import as_user, authenticate, body, count, log_events, rows
 
 LATE = "My parcel is late again and nobody answers. This is terrible service."
 
@@ -52,7 +52,7 @@ def client(
     container = build_runtime(settings, frozen_clock)
     container.engine.dispose()
     container.engine = engine
-    with TestClient(create_app(container)) as test_client:
+    with authenticate(TestClient(create_app(container)), engine) as test_client:
         yield test_client
 
 
@@ -66,8 +66,19 @@ def case_of(engine: Engine, customer: str) -> Any:
     return row
 
 
-def act(client: TestClient, case_id: int, key: str | None = None, **fields: Any) -> Any:
-    headers = {} if key is None else {"Idempotency-Key": key}
+def act(
+    client: TestClient,
+    case_id: int,
+    key: str | None = None,
+    *,
+    who: tuple[str, str] = ("ana", "agent"),
+    **fields: Any,
+) -> Any:
+    """Post a case action as the user ``who`` = (name, role)."""
+    engine = client.app.state.container.engine  # type: ignore[attr-defined]
+    headers = as_user(engine, *who)
+    if key is not None:
+        headers["Idempotency-Key"] = key
     return client.post(f"/v1/cases/{case_id}/actions", json=fields, headers=headers)
 
 
@@ -93,7 +104,12 @@ def test_recommendations_rank_and_explain(
     assert "fee_waiver" in excluded
     assert "billing" in excluded["fee_waiver"]
     assert client.get("/v1/cases/999999/recommendations").status_code == 404
-    assert client.get(f"/v1/cases/{case.id}/recommendations?role=boss").status_code == 422
+    # Whose limits apply comes from the credential, not from the request.
+    assert data["role"] == "agent"  # the admin grants no remedies: an agent's limits are shown
+    as_lead = client.get(
+        f"/v1/cases/{case.id}/recommendations", headers=as_user(engine, "li", "lead")
+    )
+    assert as_lead.json()["role"] == "lead"
 
 
 def test_apply_approve_reject_idempotent_and_never_over_the_limit(
@@ -103,16 +119,12 @@ def test_apply_approve_reject_idempotent_and_never_over_the_limit(
     process(engine, frozen_clock, config_dir, tmp_path)
     case_id = case_of(engine, "c1").id
     # No idempotency key: refused, nothing applied.
-    no_key = act(client, case_id, action="apply_remedy", actor="agent:ana", remedy="credit")
+    no_key = act(client, case_id, action="apply_remedy", remedy="credit")
     assert no_key.status_code == 422
-    first = act(
-        client, case_id, "k1", action="apply_remedy", actor="agent:ana", remedy="credit", amount=30
-    )
+    first = act(client, case_id, "k1", action="apply_remedy", remedy="credit", amount=30)
     assert first.status_code == 200, first.text
     assert [e["kind"] for e in first.json()["entries"]] == ["remedy.applied"]
-    again = act(
-        client, case_id, "k1", action="apply_remedy", actor="agent:ana", remedy="credit", amount=30
-    )
+    again = act(client, case_id, "k1", action="apply_remedy", remedy="credit", amount=30)
     assert again.status_code == 200
     assert again.json()["replayed"] is True
     assert count(engine, remedy_grants) == 1
@@ -122,9 +134,7 @@ def test_apply_approve_reject_idempotent_and_never_over_the_limit(
     assert effect.payload["amount"] == 30
     assert effect.payload["idempotency_key"] == "k1"
     # Above the agent's limit: sent for approval to a lead, not applied.
-    big = act(
-        client, case_id, "k2", action="apply_remedy", actor="agent:ana", remedy="credit", amount=200
-    )
+    big = act(client, case_id, "k2", action="apply_remedy", remedy="credit", amount=200)
     assert big.status_code == 200
     [entry] = big.json()["entries"]
     assert entry["kind"] == "remedy.approval_requested"
@@ -133,17 +143,13 @@ def test_apply_approve_reject_idempotent_and_never_over_the_limit(
     assert count(engine, outbox, outbox.c.topic == "remedy.applied") == 1
     assert count(engine, outbox, outbox.c.topic == "remedy.approval_requested") == 1
     # An agent cannot approve; a lead can, once.
-    denied = act(client, case_id, "k3", action="approve", actor="agent:bo", grant_id=grant_id)
+    denied = act(client, case_id, "k3", action="approve", who=("bo", "agent"), grant_id=grant_id)
     assert denied.status_code == 403
     assert denied.json()["error"] == "role_not_allowed"
-    ok = act(
-        client, case_id, "k4", action="approve", actor="lead:li", role="lead", grant_id=grant_id
-    )
+    ok = act(client, case_id, "k4", action="approve", who=("li", "lead"), grant_id=grant_id)
     assert ok.status_code == 200, ok.text
     assert [e["kind"] for e in ok.json()["entries"]] == ["remedy.approved", "remedy.applied"]
-    twice = act(
-        client, case_id, "k5", action="approve", actor="lead:li", role="lead", grant_id=grant_id
-    )
+    twice = act(client, case_id, "k5", action="approve", who=("li", "lead"), grant_id=grant_id)
     assert twice.status_code == 409
     assert count(engine, outbox, outbox.c.topic == "remedy.applied") == 2
     # The customer cap (300 per 90 days for credit): 30 + 200 given, 100 more is refused.
@@ -152,25 +158,21 @@ def test_apply_approve_reject_idempotent_and_never_over_the_limit(
         case_id,
         "k6",
         action="apply_remedy",
-        actor="m",
-        role="manager",
+        who=("mo", "manager"),
         remedy="credit",
         amount=100,
     )
     assert capped.status_code == 409
     assert "customer cap" in capped.json()["message"]
     # Reject a pending request.
-    pending = act(
-        client, case_id, "k7", action="apply_remedy", actor="agent:ana", remedy="refund", amount=40
-    )
+    pending = act(client, case_id, "k7", action="apply_remedy", remedy="refund", amount=40)
     pending_id = pending.json()["entries"][0]["data"]["grant_id"]
     rejected = act(
         client,
         case_id,
         "k8",
         action="reject",
-        actor="lead:li",
-        role="lead",
+        who=("li", "lead"),
         grant_id=pending_id,
         reason="no",
     )
@@ -186,7 +188,7 @@ def test_apply_approve_reject_idempotent_and_never_over_the_limit(
     ]
     assert audit.count("remedy.applied") == 2
     assert "remedy.rejected" in audit
-    unknown = act(client, case_id, "k9", action="apply_remedy", actor="a", remedy="gold")
+    unknown = act(client, case_id, "k9", action="apply_remedy", remedy="gold")
     assert unknown.status_code == 409
 
 
@@ -201,6 +203,8 @@ def test_routing_assigns_least_loaded_and_requeues_offline(
         body("p1", "complaint", "cp", customer_fields={"language": "pt"}),
     )
     process(engine, frozen_clock, config_dir, tmp_path)
+    for name in ("ana", "bo", "pt-only"):  # an agent is a user (docs/routing.md)
+        as_user(engine, name, "agent")
     run = client.post("/v1/routing/run").json()
     owners = {c.customer_id: c.owner for c in rows(engine, sa.select(cases))}
     assert owners["cp"] == "pt-only"
@@ -209,9 +213,12 @@ def test_routing_assigns_least_loaded_and_requeues_offline(
     assert run["open_cases_per_agent"] == {"ana": 2, "bo": 2, "pt-only": 1}
     assigned = rows(engine, sa.select(case_timeline).where(case_timeline.c.kind == "case.assigned"))
     assert len(assigned) == 5
-    assert all(r.actor == "winback:routing" for r in assigned)
+    assert all(r.actor == "system:routing" for r in assigned)
     # Ana goes offline; after the grace her cases go to whoever has room (a new agent).
     assert client.put("/v1/routing/agents/ana", json={"status": "offline"}).status_code == 200
+    # Only a user can be put on the roster; creating an agent user adds them (available).
+    assert client.put("/v1/routing/agents/cy", json={"capacity": 3}).status_code == 404
+    as_user(engine, "cy", "agent")
     assert (
         client.put("/v1/routing/agents/cy", json={"languages": ["en"], "capacity": 3}).status_code
         == 200
@@ -250,6 +257,8 @@ def test_a_playbook_team_limits_routing_to_its_members(
         body("r1", "complaint", "r1", customer_fields={"language": "en"}),
     )
     process(engine, frozen_clock, config_dir, tmp_path)
+    for name in ("ana", "bo"):
+        as_user(engine, name, "agent")
     run = client.post("/v1/routing/run").json()
     owners = {c.customer_id: c.owner for c in rows(engine, sa.select(cases))}
     assert owners["v1"] == owners["v2"] == "bo"

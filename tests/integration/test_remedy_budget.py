@@ -21,6 +21,7 @@ from winback.bootstrap import build_stages
 from winback.clock import SystemClock
 from winback.config import load_settings
 from winback.errors import RemedyRefused
+from winback.identity import Principal
 from winback.pipeline.processor import Processor
 from winback.remedies.config import load_catalogue
 from winback.services.remedies import perform_remedy_action
@@ -28,6 +29,8 @@ from winback.store.engine import make_engine
 from winback.store.tables import cases, remedy_grants
 
 from .support import body, log_events
+
+LU = Principal(kind="user", name="lu", role="manager", credential="test")
 
 pytestmark = pytest.mark.slow
 
@@ -53,7 +56,7 @@ def grant_all(url: str, config_dir: str, case_ids: list[int], tag: str) -> tuple
     clock = SystemClock()
 
     def one(case_id: int) -> bool:
-        params = {"remedy": "goodwill", "amount": 300, "role": "manager"}
+        params = {"remedy": "goodwill", "amount": 300}
         try:
             perform_remedy_action(
                 engine,
@@ -61,7 +64,7 @@ def grant_all(url: str, config_dir: str, case_ids: list[int], tag: str) -> tuple
                 catalogue,
                 case_id,
                 "apply_remedy",
-                "lead:lu",
+                LU,
                 params,
                 f"{tag}{case_id}",
             )

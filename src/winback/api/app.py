@@ -8,8 +8,10 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi import routing as fastapi_routing
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.utils import get_openapi
+from fastapi.routing import APIRoute
 from fastapi_offline import FastAPIOffline
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -21,6 +23,7 @@ from winback.api import (
     errors,
     events,
     health,
+    identity,
     oidc,
     outbox,
     outreach,
@@ -28,10 +31,12 @@ from winback.api import (
     remedies,
     routing,
 )
+from winback.api.auth import SESSION_COOKIE, Authenticator, permission_of
 from winback.api.metrics import Metrics
 from winback.api.overload import LagWatch, Shedder, SheddingGate
 from winback.api.security import SecurityHeaders, install_credential_redaction
 from winback.bootstrap import Runtime
+from winback.config import secret_key
 from winback.events.schema import EventBatchIn
 from winback.runner import ProcessorRunner
 
@@ -50,9 +55,13 @@ class _Gate:
 
 
 def create_app(container: Runtime, runner: ProcessorRunner | None = None) -> FastAPI:
-    """Build the app. With ``runner``, the processor starts and stops with the app."""
+    """Build the app. With ``runner``, the processor starts and stops with the app.
+
+    Raises :class:`~winback.config.ConfigError` when the secret key is missing or weak outside
+    demo mode."""
 
     settings = container.settings
+    secret = secret_key(settings)
     lag = LagWatch(container.engine, settings.ingest_lag_check_seconds)
     shedder = Shedder(
         container.committer,
@@ -92,6 +101,7 @@ def create_app(container: Runtime, runner: ProcessorRunner | None = None) -> Fas
         swagger_ui_parameters={"validatorUrl": None},
     )
     app.state.container = container
+    app.state.auth = Authenticator(container.engine, container.clock, settings, secret)
     app.state.metrics = metrics = Metrics(
         container.engine, container.committer, container.sources.all
     )
@@ -126,9 +136,11 @@ def create_app(container: Runtime, runner: ProcessorRunner | None = None) -> Fas
     app.include_router(remedies.router)  # remedy recommendations
     app.include_router(routing.router)  # agents, routing runs
     app.include_router(audit.router)  # the audit trail
-    oidc.install(app, settings, container.clock)  # single sign-on, when configured
     app.include_router(outbox.router)  # deliveries, dead letters, webhook subscriptions
     app.include_router(outreach.router)  # preferences, template previews, inbound e-mail
+    app.include_router(identity.router)  # login, logout, me; users and keys
+    # Single sign-on, when configured: a verified person gets a session, like a password login.
+    oidc.install(app, settings, container.clock, identity.sso_session(container, app.state.auth))
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
@@ -140,11 +152,64 @@ def create_app(container: Runtime, runner: ProcessorRunner | None = None) -> Fas
             components.update(batch.pop("$defs", {}))
             components["EventBatchIn"] = batch
             _document_errors(schema, components)
+            _document_permissions(app, schema)
             app.openapi_schema = schema
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
     return app
+
+
+def _api_routes(app: FastAPI) -> list[Any]:
+    """The application's routes, each with the dependencies of the routers it was included
+    through (FastAPI 0.165 keeps included routers nested; older versions copy the routes)."""
+    contexts = getattr(fastapi_routing, "iter_route_contexts", None)
+    if contexts is not None:
+        return list(contexts(app.routes))
+    return [r for r in app.routes if isinstance(r, APIRoute)]
+
+
+def _document_permissions(app: FastAPI, schema: dict[str, Any]) -> None:
+    """Record on each operation the permission its route declares (``x-permission``; a setting
+    that opens it to anyone in ``x-open-if``) and document its 401 and 403 answers."""
+    error = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}
+    schemes = schema.setdefault("components", {}).setdefault("securitySchemes", {})
+    schemes["apiKey"] = {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "An API key (`wb_…`): `winback keys create NAME --scope …`.",
+    }
+    schemes["session"] = {
+        "type": "apiKey",
+        "in": "cookie",
+        "name": SESSION_COOKIE,
+        "description": "The session cookie of POST /v1/auth/login; requests that change "
+        "something also send its CSRF token in X-CSRF-Token.",
+    }
+    for route in _api_routes(app):
+        if not getattr(route, "include_in_schema", False):
+            continue
+        dependant = getattr(route, "dependant", None)
+        declared = None if dependant is None else permission_of(dependant)
+        item = schema["paths"].get(route.path_format, {})
+        for method in route.methods or ():
+            operation = item.get(method.lower())
+            if operation is None or declared is None:
+                continue  # undeclared: the route x role test fails on it
+            permission, open_if = declared
+            operation["x-permission"] = permission
+            if open_if is not None:
+                operation["x-open-if"] = f"WINBACK_{open_if.upper()}"
+            if permission != "public":
+                operation["security"] = [{"apiKey": []}, {"session": []}]
+                responses = operation.setdefault("responses", {})
+                responses.setdefault(
+                    "401", {"description": "No valid credential.", "content": error}
+                )
+                responses.setdefault(
+                    "403",
+                    {"description": f"The credential lacks {permission}.", "content": error},
+                )
 
 
 def _document_errors(schema: dict[str, Any], components: dict[str, Any]) -> None:

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from winback.api.auth import Require
 from winback.api.deps import ConnectionDep
 from winback.api.errors import ErrorBody
 from winback.api.fields import MAX_ID, NulFree
@@ -45,6 +46,7 @@ class AuditQuery(BaseModel):
 
 @router.get(
     "/v1/audit",
+    dependencies=[Depends(Require("audit:read"))],
     response_model=AuditPage,
     summary="The audit trail: who did what, when, through which credential",
     responses={422: {"model": ErrorBody}},

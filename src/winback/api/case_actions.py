@@ -1,6 +1,8 @@
 """``POST /v1/cases/{id}/actions``: what agents do to a case, and the case's SLA view.
 
-One endpoint, one body shape: ``{"action": "assign", "actor": "agent:ana", "owner": "ana"}``.
+One endpoint, one body shape: ``{"action": "assign", "owner": "ana"}``. Who acts, and with
+which role, comes from the credential (:mod:`winback.api.auth`), never from the body; it needs
+``cases:act`` (analysts and read-only keys get 403).
 An action that the case's status does not allow answers ``409`` with the reason and the actions
 allowed now; a bad parameter answers ``422``; in both cases nothing changed. Send an
 ``Idempotency-Key`` header (or ``idempotency_key`` field) to make retries safe: the same key and
@@ -12,15 +14,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Header
-from pydantic import BaseModel, Field
+from fastapi import APIRouter, Depends, Header
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.engine import Connection
 
+from winback.api.auth import Require
 from winback.api.deps import RuntimeDep
 from winback.api.errors import ErrorBody
 from winback.api.fields import MAX_ID, NulFreeModel
 from winback.api.schemas import CaseRead
 from winback.bootstrap import Runtime
+from winback.identity import Principal
 from winback.services.cases import perform_action
 from winback.services.remedies import REMEDY_ACTIONS, perform_remedy_action
 from winback.store.sla_store import case_timers, load_sla_states
@@ -50,8 +54,9 @@ ActionName = Literal[
 class CaseActionIn(NulFreeModel):
     """One action on a case. Which fields an action needs: see docs/cases.md."""
 
+    model_config = ConfigDict(extra="forbid")
+
     action: ActionName
-    actor: str = Field(min_length=1, max_length=200, description="Who acts, e.g. agent:ana.")
     text: str | None = Field(None, max_length=5000, description="note, reply: the text.")
     owner: str | None = Field(None, max_length=200, description="assign (escalate): new owner.")
     reason: str | None = Field(None, max_length=1000)
@@ -67,9 +72,6 @@ class CaseActionIn(NulFreeModel):
     )
     grant_id: int | None = Field(
         None, ge=1, le=MAX_ID, description="approve, reject: the remedy request."
-    )
-    role: Literal["agent", "lead", "manager"] | None = Field(
-        None, description="apply_remedy, approve, reject: the actor's role (default agent)."
     )
     idempotency_key: str | None = Field(None, max_length=200)
 
@@ -112,9 +114,10 @@ def act_on_case(
     case_id: int,
     body: CaseActionIn,
     container: RuntimeDep,
+    principal: Annotated[Principal, Depends(Require("cases:act"))],
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
 ) -> Any:
-    params = body.model_dump(exclude={"action", "actor", "idempotency_key"}, exclude_none=True)
+    params = body.model_dump(exclude={"action", "idempotency_key"}, exclude_none=True)
     key = idempotency_key or body.idempotency_key
     if body.action in REMEDY_ACTIONS:
         result = perform_remedy_action(
@@ -123,10 +126,9 @@ def act_on_case(
             container.sources.remedies.get(),
             case_id,
             body.action,
-            body.actor,
+            principal,
             params,
             key,
-            credential="api",
         )
     else:
         result = perform_action(
@@ -135,10 +137,9 @@ def act_on_case(
             container.sources.sla.get(),
             case_id,
             body.action,
-            body.actor,
+            principal,
             params,
             key,
-            credential="api",
         )
     return CaseActionRead(
         case=CaseRead(**result.case), entries=result.entries, replayed=result.replayed

@@ -19,6 +19,7 @@ import orjson
 from fastapi import APIRouter, Depends, Header, HTTPException, Query
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from winback.api.auth import Require
 from winback.api.case_actions import case_sla_view
 from winback.api.case_actions import router as actions_router
 from winback.api.customers import risk_view
@@ -169,6 +170,7 @@ def _sort_value(key: str, value: Any) -> Any:
     response_model=CasePage,
     summary="The case queue: filter, sort and page recovery cases",
     responses={422: {"model": ErrorBody}},
+    dependencies=[Depends(Require("cases:read"))],
 )
 def list_cases(
     conn: ConnectionDep, reveal: RevealDep, query: Annotated[CaseQueueQuery, Query()]
@@ -190,7 +192,7 @@ def list_cases(
         sort=_sort(query.sort),
         after=None if query.cursor is None else _decode(query.cursor, query.sort),
         limit=query.limit + 1,
-        reveal=reveal,
+        reveal=reveal(None),
     )
     more = len(rows) > query.limit
     rows = rows[: query.limit]
@@ -207,11 +209,12 @@ def list_cases(
     response_model=CaseDetailRead,
     summary="One case with its timeline and the events that triggered it",
     responses={404: {"model": ErrorBody}},
+    dependencies=[Depends(Require("cases:read"))],
 )
 def get_case(
     case_id: CaseId, conn: ConnectionDep, container: RuntimeDep, reveal: RevealDep
 ) -> CaseDetailRead:
-    case = queries.get_case(conn, case_id, reveal=reveal)
+    case = queries.get_case(conn, case_id, reveal=reveal(queries.case_owner(conn, case_id)))
     if case is None:
         raise HTTPException(404, f"no case {case_id}")
     # The actions allowed now, and the SLA metrics (live for running clocks).

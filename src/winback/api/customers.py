@@ -13,11 +13,12 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi.responses import Response
 from pydantic import BaseModel
 from sqlalchemy.engine import Connection
 
+from winback.api.auth import PrincipalDep, Require
 from winback.api.deps import ConnectionDep, RevealDep, RuntimeDep
 from winback.api.errors import ErrorBody, json_response
 from winback.api.fields import CustomerId
@@ -31,16 +32,18 @@ from winback.services import privacy
 from winback.store import queries, risk_store
 
 router = APIRouter(tags=["customers"])
+_READ = [Depends(Require("customers:read"))]
 
 
 @router.get(
     "/v1/customers/{customer_id}",
+    dependencies=_READ,
     response_model=CustomerRead,
     summary="A customer: profile, open case and recent events",
     responses={404: {"model": ErrorBody}},
 )
 def get_customer(customer_id: CustomerId, conn: ConnectionDep, reveal: RevealDep) -> CustomerRead:
-    customer = queries.get_customer(conn, customer_id, reveal=reveal)
+    customer = queries.get_customer(conn, customer_id, reveal=reveal(None))
     if customer is None:
         raise HTTPException(404, f"no customer {customer_id!r}")
     customer["risk"] = risk_view(conn, customer_id)
@@ -66,6 +69,7 @@ def risk_view(conn: Connection, customer_id: str) -> CustomerRiskRead | None:
 
 @router.get(
     "/v1/customers",
+    dependencies=_READ,
     response_model=CustomerRiskPage,
     summary="Customers ordered by churn risk, highest first",
 )
@@ -85,6 +89,7 @@ def list_customers(
 
 @router.get(
     "/v1/customers/{customer_id}/export",
+    dependencies=[Depends(Require("customers:export"))],
     summary="Everything held about a customer, as JSON (right of access)",
     responses={
         200: {
@@ -95,7 +100,9 @@ def list_customers(
         404: {"model": ErrorBody},
     },
 )
-def export_customer(customer_id: CustomerId, container: RuntimeDep, reveal: RevealDep) -> Response:
+def export_customer(
+    customer_id: CustomerId, container: RuntimeDep, reveal: RevealDep, principal: PrincipalDep
+) -> Response:
     """The customer's row, events, text analyses, features and risk, cases with their
     timelines, SLA clocks and timers, remembered actions, remedy grants and outbox messages.
     Redacted like the other read routes unless the caller may see raw data."""
@@ -103,9 +110,9 @@ def export_customer(customer_id: CustomerId, container: RuntimeDep, reveal: Reve
         container.engine,
         container.clock,
         customer_id,
-        reveal=reveal,
-        actor="anonymous",
-        credential="api",
+        reveal=reveal(None),
+        actor=principal.actor,
+        credential=principal.credential,
     )
     return json_response(export)
 
@@ -117,16 +124,23 @@ class ErasureRead(BaseModel):
 
 @router.post(
     "/v1/customers/{customer_id}/erase",
+    dependencies=[Depends(Require("customers:erase"))],
     response_model=ErasureRead,
     summary="Erase a customer: irreversibly pseudonymise them in every table",
     responses={404: {"model": ErrorBody}, 409: {"model": ErrorBody}},
 )
-def erase_customer(customer_id: CustomerId, container: RuntimeDep) -> ErasureRead:
+def erase_customer(
+    customer_id: CustomerId, container: RuntimeDep, principal: PrincipalDep
+) -> ErasureRead:
     """Identifiers (id, contact details, name, event and ticket ids) are replaced by random
     ones and free text is erased, in every table; counts, amounts, scores and times stay.
     ``409`` while some of the customer's events are not yet processed (retry shortly). An
     event for the same id sent later starts a new, unrelated customer."""
     result = privacy.erase_customer(
-        container.engine, container.clock, customer_id, actor="anonymous", credential="api"
+        container.engine,
+        container.clock,
+        customer_id,
+        actor=principal.actor,
+        credential=principal.credential,
     )
     return ErasureRead(erased=True, counts=result.counts)

@@ -6,7 +6,7 @@ thread hop per request for a dictionary lookup.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -15,6 +15,7 @@ from sqlalchemy.engine import Connection
 from winback.api.metrics import Metrics
 from winback.api.overload import Shedder
 from winback.bootstrap import Runtime
+from winback.identity import Principal, may_see_raw
 
 
 async def get_container(request: Request) -> Runtime:
@@ -32,13 +33,30 @@ async def get_shedder(request: Request) -> Shedder:
     return shedder
 
 
-async def get_reveal(container: Annotated[Runtime, Depends(get_container)]) -> bool:
-    """Whether this caller sees customers' contact details and free text raw — the one place
-    that decides it for every read route (cases, timelines, customers, events, exports).
+Reveal = Callable[[str | None], bool]
 
-    Today a deployment-wide setting (``WINBACK_TEXT_DISPLAY``, ``redacted`` by default); with
-    identity it becomes the principal's ``may_see_raw`` (docs/privacy.md)."""
-    return container.settings.text_display == "raw"
+
+async def get_reveal(
+    request: Request, container: Annotated[Runtime, Depends(get_container)]
+) -> Reveal:
+    """Whether this caller sees customers' contact details and free text raw, given the case's
+    owner (``None``: no case, or any case) — the one place that decides it for every read route
+    (cases, timelines, customers, events, exports).
+
+    ``WINBACK_TEXT_DISPLAY=by_role`` (the default): the authenticated principal's
+    :func:`~winback.identity.may_see_raw` (an agent on their own cases; leads, managers and
+    admins on all); ``redacted``: nobody through the API; ``raw``: every authenticated caller.
+    The principal is the one the route's ``Require`` established (``request.state``); without
+    one, redacted."""
+    mode = container.settings.text_display
+    principal: Principal | None = getattr(request.state, "principal", None)
+
+    def reveal(owner: str | None = None) -> bool:
+        if principal is None or mode == "redacted":
+            return False
+        return mode == "raw" or may_see_raw(principal, owner)
+
+    return reveal
 
 
 def get_connection(container: Annotated[Runtime, Depends(get_container)]) -> Iterator[Connection]:
@@ -50,4 +68,4 @@ RuntimeDep = Annotated[Runtime, Depends(get_container)]
 MetricsDep = Annotated[Metrics, Depends(get_metrics)]
 ShedderDep = Annotated[Shedder, Depends(get_shedder)]
 ConnectionDep = Annotated[Connection, Depends(get_connection)]
-RevealDep = Annotated[bool, Depends(get_reveal)]
+RevealDep = Annotated[Reveal, Depends(get_reveal)]

@@ -6,7 +6,9 @@
 The application's refusals (:mod:`winback.errors`) become HTTP here and only here: the status
 comes from the error's class (:data:`STATUS`, looked up along its ancestors, so a new leaf
 inherits its parent's status) and ``error`` is the error's own specific code
-(``illegal_transition``, ``remedy_refused``, ``role_not_allowed``…). Ingest's ``overloaded``
+(``illegal_transition``, ``remedy_refused``, ``role_not_allowed``…): ``401``
+``unauthenticated`` (with ``WWW-Authenticate``), ``403`` ``forbidden`` / ``csrf_failed``,
+``429`` ``too_many_attempts`` (with ``Retry-After``). Ingest's ``overloaded``
 503 (load shed) comes with ``Retry-After`` and a ``reason``.
 """
 
@@ -21,22 +23,34 @@ from fastapi.responses import Response
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from winback.errors import Conflict, Forbidden, InvalidInput, NotFound, WinbackError
+from winback.errors import (
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    TooManyAttempts,
+    Unauthenticated,
+    WinbackError,
+)
 
 STATUS: dict[type[WinbackError], int] = {
     InvalidInput: 422,
     NotFound: 404,
     Conflict: 409,
     Forbidden: 403,
+    Unauthenticated: 401,
+    TooManyAttempts: 429,
 }
 
 _CODES = {
     400: "bad_request",
+    401: "unauthenticated",
     403: "forbidden",
     404: "not_found",
     405: "method_not_allowed",
     409: "conflict",
     413: "payload_too_large",
+    415: "unsupported_media_type",
     422: "validation_failed",
     429: "too_many_requests",
     500: "internal_error",
@@ -93,7 +107,12 @@ def status_of(exc: WinbackError) -> int:
 def winback_error_response(exc: WinbackError) -> Response:
     """The HTTP answer to a refusal of the application layer."""
     body: dict[str, Any] = {"error": exc.code, "message": exc.message, **exc.details}
-    return json_response(body, status_of(exc))
+    response = json_response(body, status_of(exc))
+    if isinstance(exc, Unauthenticated):
+        response.headers["WWW-Authenticate"] = 'Bearer realm="winback"'
+    if isinstance(exc, TooManyAttempts):
+        response.headers["Retry-After"] = str(exc.retry_after)
+    return response
 
 
 def install(app: FastAPI) -> None:

@@ -16,14 +16,16 @@ from datetime import timedelta
 from typing import Any
 
 import orjson
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from starlette.routing import Route
 
-from winback.api.errors import ErrorBody, error_response, json_response
+from winback.api.auth import Authenticator, Require
+from winback.api.errors import ErrorBody, error_response, json_response, winback_error_response
 from winback.api.metrics import Metrics
 from winback.api.overload import Shedder, shed_response
 from winback.bootstrap import Runtime
+from winback.errors import WinbackError
 from winback.events.ingest import IngestClosed, IngestOverloaded
 from winback.events.schema import (
     EventValidationError,
@@ -60,11 +62,30 @@ async def _read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
+def _is_json(content_type: str | None) -> bool:
+    """``application/json`` or ``application/<something>+json``, any parameters."""
+    if not content_type:
+        return False
+    media = content_type.split(";", 1)[0].strip().lower()
+    return media == "application/json" or (
+        media.startswith("application/") and media.endswith("+json")
+    )
+
+
 async def ingest(request: Request) -> Response:
     """Validate, commit durably, then answer (behaviour documented on ``post_events``)."""
     container: Runtime = request.app.state.container
     metrics: Metrics = request.app.state.metrics
     started = time.perf_counter()
+    auth: Authenticator = request.app.state.auth
+    try:
+        request.state.principal = await auth.require(request, "POST", "events:write")
+    except WinbackError as refused:
+        metrics.rejected.labels("unauthorised").inc()
+        return winback_error_response(refused)
+    if not _is_json(request.headers.get("content-type")):
+        metrics.rejected.labels("media_type").inc()
+        return error_response(415, "send the events as JSON (Content-Type: application/json)")
     limit = container.settings.max_body_bytes
     try:
         body = await _read_body(request, limit)
@@ -130,6 +151,7 @@ fast_route = Route("/v1/events", ingest, methods=["POST"], include_in_schema=Fal
     status_code=202,
     summary="Send one event or a batch of up to 1,000",
     response_model=IngestResult,
+    dependencies=[Depends(Require("events:write"))],
     openapi_extra={
         "requestBody": {"required": True, "content": {"application/json": {"schema": _BODY_SCHEMA}}}
     },
@@ -138,6 +160,7 @@ fast_route = Route("/v1/events", ingest, methods=["POST"], include_in_schema=Fal
         400: {"model": ErrorBody, "description": "Malformed JSON."},
         409: {"model": ErrorBody, "description": "An id was already used for other content."},
         413: {"model": ErrorBody, "description": "Body over the size limit."},
+        415: {"model": ErrorBody, "description": "The body is not JSON (Content-Type)."},
         422: {"model": ErrorBody, "description": "Invalid events; nothing was stored."},
         503: {
             "model": ErrorBody,

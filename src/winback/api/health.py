@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy.exc import SQLAlchemyError
 
+from winback.api.auth import Open, Require
 from winback.api.deps import MetricsDep, RuntimeDep, ShedderDep
 from winback.api.errors import json_response
 from winback.api.schemas import Health, Readiness
@@ -16,7 +17,12 @@ from winback.store.partitions import partition_lags
 router = APIRouter(tags=["operations"])
 
 
-@router.get("/healthz", response_model=Health, summary="The process is up")
+@router.get(
+    "/healthz",
+    response_model=Health,
+    summary="The process is up",
+    dependencies=[Depends(Open())],
+)
 def healthz() -> Health:
     return Health(status="ok")
 
@@ -26,6 +32,7 @@ def healthz() -> Health:
     response_model=Readiness,
     summary="Database reachable, migrations current, ingest not overloaded; reports lag",
     responses={503: {"model": Readiness}},
+    dependencies=[Depends(Open())],
 )
 def readyz(container: RuntimeDep, shedder: ShedderDep) -> Response:
     """Ready (200), or not (503) with the reasons: the database is unreachable, migrations are
@@ -69,6 +76,11 @@ def readyz(container: RuntimeDep, shedder: ShedderDep) -> Response:
     return json_response(body.model_dump(), 503 if reasons else 200)
 
 
-@router.get("/metrics", summary="Prometheus metrics", response_class=Response)
+@router.get(
+    "/metrics",
+    summary="Prometheus metrics (open unless WINBACK_METRICS_PUBLIC=false)",
+    response_class=Response,
+    dependencies=[Depends(Require("metrics:read", open_if="metrics_public"))],
+)
 def metrics(metrics: MetricsDep) -> Response:
     return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)

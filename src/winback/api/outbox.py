@@ -4,15 +4,17 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, Depends, Path, Query, Response
 from pydantic import ConfigDict, Field
 
+from winback.api.auth import Require
 from winback.api.deps import RuntimeDep
 from winback.api.errors import ErrorBody
 from winback.api.fields import MAX_ID, NulFreeModel
 from winback.services import outreach
 
-router = APIRouter(tags=["outreach"])
+# Deliveries and webhooks are operations' business: admins and keys with outbox:write.
+router = APIRouter(tags=["outreach"], dependencies=[Depends(Require("outbox:manage"))])
 
 OutboxId = Annotated[int, Path(ge=1, le=MAX_ID, description="The outbox row's id.")]
 SubscriptionId = Annotated[int, Path(ge=1, le=MAX_ID, description="The subscription's id.")]

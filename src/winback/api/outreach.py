@@ -6,9 +6,10 @@ import hashlib
 from email.utils import parseaddr
 from typing import Any, Literal
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, Depends, HTTPException
 from pydantic import ConfigDict, Field
 
+from winback.api.auth import Require
 from winback.api.deps import RuntimeDep
 from winback.api.errors import ErrorBody
 from winback.api.fields import CustomerId, NulFreeModel
@@ -40,6 +41,7 @@ class PreferencesIn(NulFreeModel):
 
 @router.get(
     "/v1/customers/{customer_id}/preferences",
+    dependencies=[Depends(Require("customers:read"))],
     summary="The customer's message preferences (defaults when none were set)",
 )
 def get_preferences(customer_id: CustomerId, container: RuntimeDep) -> dict[str, Any]:
@@ -48,6 +50,7 @@ def get_preferences(customer_id: CustomerId, container: RuntimeDep) -> dict[str,
 
 @router.put(
     "/v1/customers/{customer_id}/preferences",
+    dependencies=[Depends(Require("customers:write"))],
     summary="Set the customer's preferred channel, opt-outs, quiet hours and frequency cap",
     responses={422: {"model": ErrorBody}},
 )
@@ -72,6 +75,7 @@ class PreviewIn(NulFreeModel):
 
 @router.post(
     "/v1/templates/preview",
+    dependencies=[Depends(Require("cases:read"))],
     summary="Render a message template with sample (or given) customer and case data",
     responses={422: {"model": ErrorBody}},
 )
@@ -113,6 +117,7 @@ class InboundEmailIn(NulFreeModel):
 
 @router.post(
     "/v1/inbound/email",
+    dependencies=[Depends(Require("events:write"))],
     status_code=202,
     summary="An inbound e-mail: becomes a customer `message` event on the normal ingest path",
     description="It attaches to the customer's open case and resumes a case waiting on the "

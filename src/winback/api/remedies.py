@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, Depends
 
+from winback.api.auth import Require
 from winback.api.deps import RuntimeDep
 from winback.api.errors import ErrorBody
 from winback.api.fields import CaseId
-from winback.remedies.catalogue import ROLES
+from winback.identity import Principal, remedy_role
 from winback.services.remedies import recommendations
 
 router = APIRouter(tags=["remedies"])
@@ -27,10 +28,13 @@ router = APIRouter(tags=["remedies"])
 def case_recommendations(
     case_id: CaseId,
     container: RuntimeDep,
-    role: Annotated[str, Query(description="Whose limits apply: " + ", ".join(ROLES))] = "agent",
+    principal: Annotated[Principal, Depends(Require("cases:read"))],
 ) -> dict[str, Any]:
-    if role not in ROLES:
-        raise HTTPException(422, f"role: one of {', '.join(ROLES)}")
+    """Ranked for the caller: the limits of the caller's own role apply (a caller who may not
+    grant remedies, such as an analyst or an API key, sees them under an agent's limits)."""
     catalogue = container.sources.remedies.get()
+    role = remedy_role(principal)
+    if role is None or catalogue.role_rank(role) < 0:
+        role = "agent"
     with container.engine.connect() as conn:
         return recommendations(conn, catalogue, case_id, container.clock.now(), role)

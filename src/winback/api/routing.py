@@ -5,13 +5,15 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 from pydantic import ConfigDict, Field
 
+from winback.api.auth import Require
 from winback.api.deps import RuntimeDep
 from winback.api.errors import ErrorBody
 from winback.api.fields import AgentId, NulFreeModel
-from winback.services.routing import roster, run_routing, save_agent
+from winback.identity import Principal
+from winback.services.routing import roster, routable, run_routing, save_agent
 
 router = APIRouter(tags=["routing"])
 
@@ -30,33 +32,47 @@ class AgentIn(NulFreeModel):
     status: Literal["online", "away", "offline"] | None = None
 
 
-@router.get("/v1/routing/agents", summary="Agents: YAML roster plus API changes")
+@router.get(
+    "/v1/routing/agents",
+    summary="Agents: YAML roster plus API changes",
+    dependencies=[Depends(Require("routing:read"))],
+)
 def list_agents(container: RuntimeDep) -> dict[str, Any]:
-    agents = roster(container.engine, container.sources.routing.get())
-    return {"agents": [a.as_dict() for a in sorted(agents.values(), key=lambda a: a.id)]}
+    """Each agent with ``routable``: whether routing may hand them cases (an active user with
+    role agent or lead, once any user exists; docs/routing.md)."""
+    config = container.sources.routing.get()
+    agents = roster(container.engine, config)
+    ok = routable(container.engine, config)
+    return {
+        "agents": [
+            {**a.as_dict(), "routable": a.id in ok}
+            for a in sorted(agents.values(), key=lambda a: a.id)
+        ]
+    }
 
 
 @router.put(
     "/v1/routing/agents/{agent_id}",
-    summary="Create or change an agent (skills, capacity, tier, availability)",
-    responses={422: {"model": ErrorBody}},
+    summary="Change an agent (skills, capacity, tier, availability): an active user who is "
+    "an agent or lead",
+    responses={404: {"model": ErrorBody}, 409: {"model": ErrorBody}, 422: {"model": ErrorBody}},
 )
-def put_agent(agent_id: AgentId, body: AgentIn, container: RuntimeDep) -> dict[str, Any]:
+def put_agent(
+    agent_id: AgentId,
+    body: AgentIn,
+    container: RuntimeDep,
+    principal: Annotated[Principal, Depends(Require("routing:manage"))],
+) -> dict[str, Any]:
     spec = body.model_dump(exclude={"status"}, exclude_none=True)
-    # No route knows its caller yet: the audit record says so (actor "anonymous").
-    save_agent(
-        container.engine,
-        container.clock,
-        agent_id,
-        spec,
-        body.status,
-        actor="anonymous",
-        credential="api",
-    )
+    save_agent(container.engine, container.clock, principal, agent_id, spec, body.status)
     return roster(container.engine, container.sources.routing.get())[agent_id].as_dict()
 
 
-@router.post("/v1/routing/run", summary="Assign waiting cases to the best available agents")
+@router.post(
+    "/v1/routing/run",
+    summary="Assign waiting cases to the best available agents",
+    dependencies=[Depends(Require("routing:manage"))],
+)
 def routing_run(
     container: RuntimeDep,
     grace_minutes: Annotated[

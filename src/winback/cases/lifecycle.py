@@ -76,6 +76,9 @@ def _text(params: Mapping[str, Any], key: str, required: bool, limit: int = 5000
     return value.strip()
 
 
+SUMMARY_MAX = 1000  # case_timeline.summary
+
+
 def apply_action(
     case: RecoveryCase, action: str, actor: str, params: Mapping[str, Any], now: datetime
 ) -> Change:
@@ -113,7 +116,9 @@ def apply_action(
     reply = reopened = False
 
     def entry(kind: str, summary: str, **data: Any) -> None:
-        entries.append(TimelineEntry(kind=kind, at=now, actor=actor, summary=summary, data=data))
+        # A summary is a line (the store keeps 1,000 characters); the full text stays in data.
+        line = summary if len(summary) <= SUMMARY_MAX else summary[: SUMMARY_MAX - 1] + "…"
+        entries.append(TimelineEntry(kind=kind, at=now, actor=actor, summary=line, data=data))
 
     if action == "note":
         entry("case.note", note or "", text=note)

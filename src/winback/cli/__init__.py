@@ -19,11 +19,12 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from winback.cli.audit import audit_app
 from winback.cli.churn import evaluate_churn, models_activate, models_list, train_churn
 from winback.cli.customers import customers_app
+from winback.cli.identity import keys_app, users_app
 from winback.cli.outbox import outbox_app, templates_app
 from winback.cli.rules import rules_app
 from winback.cli.sla import sla_app
 from winback.cli.text import evaluate_text, train_text
-from winback.config import ConfigError, Settings, load_settings
+from winback.config import ConfigError, Settings, load_settings, secret_key
 
 app = typer.Typer(
     help="Winback: real-time service recovery.", no_args_is_help=True, add_completion=False
@@ -43,6 +44,8 @@ app.add_typer(audit_app, name="audit")  # winback audit verify / list
 app.add_typer(customers_app, name="customers")  # winback customers export / erase
 app.add_typer(outbox_app, name="outbox")  # winback outbox list / redrive
 app.add_typer(templates_app, name="templates")  # winback templates check
+app.add_typer(users_app, name="users")  # winback users create / list / disable / set-role
+app.add_typer(keys_app, name="keys")  # winback keys create / list / revoke
 console = Console(stderr=True)
 evaluate_app.command("text")(evaluate_text)  # winback evaluate text
 train_app.command("text")(train_text)  # winback train text
@@ -176,6 +179,13 @@ def _serve(settings: Settings, on_started: Any = None, sock: socket.socket | Non
     from winback.console.app import create_app
     from winback.runner import ProcessorRunner
 
+    try:
+        secret_key(settings)  # refused outside demo mode when missing or weak
+    except ConfigError as exc:
+        if sock is not None:
+            sock.close()
+        console.print(f"[red]error:[/red] {escape(str(exc))}", soft_wrap=True)
+        raise typer.Exit(2) from None
     sock = sock or _listen(settings)
     try:
         container = _prepare(settings)
@@ -409,6 +419,7 @@ def demo(
         port=port,
         log_level="warning",
         config_dir=config_dir,
+        demo_mode=True,
     )
     sock = _listen(settings)  # a port in use stops here, before the banner and the database
     for suffix in ("", "-wal", "-shm"):
@@ -418,10 +429,22 @@ def demo(
     company = DemoCompany(industry=industry, customers=customers, seed=seed)
 
     def started(server: Any) -> None:
+        from winback.demo import create_demo_identities
+
+        people, token = create_demo_identities(settings.database_url)
+        typer.echo(f"Log in at {base}/console (or POST /v1/auth/login with name and password) as:")
+        for name, role, password in people:
+            typer.echo(f"  {role:<8} {name:<6} password {password}")
+        typer.echo(
+            "The demo's event stream uses its own API key (scopes events:write, cases:read, "
+            "customers:read); these passwords are new for every demo run.\n"
+            f"  curl -H 'Authorization: Bearer {token}' {base}/v1/cases"
+        )
+
         def run() -> None:
             stream(
                 base, stop, rate=rate, limit=events, company=company, speed=speed,
-                report=typer.echo,
+                report=typer.echo, token=token,
             )  # fmt: skip
             if events is not None:
                 server.should_exit = True

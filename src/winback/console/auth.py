@@ -1,13 +1,30 @@
-"""Who is at the console: the principal behind the session cookie, or a trip to the login page."""
+"""Who is at the console: the principal behind the session cookie, or a trip to the login page.
+
+The console uses the API's sessions (:mod:`winback.api.auth`): the same cookie, the same
+server-side session, the same CSRF token — carried in a hidden ``csrf_token`` field of every
+form instead of a header. A form without it (or with another session's) changes nothing.
+"""
 
 from __future__ import annotations
 
+import hmac
 from typing import Annotated
 from urllib.parse import quote
 
 from fastapi import Depends, Request
 
-from winback.identity import Principal
+from winback.api.auth import SESSION_COOKIE, authenticator
+from winback.errors import CsrfFailed, Unauthenticated
+from winback.identity import Principal, may_see_raw
+
+__all__ = [
+    "ConsolePrincipal",
+    "LoginRequired",
+    "check_csrf",
+    "console_principal",
+    "csrf_of",
+    "may_see_raw",
+]
 
 
 class LoginRequired(Exception):
@@ -19,14 +36,31 @@ class LoginRequired(Exception):
 
 
 async def console_principal(request: Request) -> Principal:
-    raise LoginRequired(request.url.path)
+    """The logged-in person (or an API key's holder); otherwise :class:`LoginRequired`."""
+    try:
+        # Read as a GET: a form's CSRF token is checked by the form handler (check_csrf).
+        principal = await authenticator(request).principal(request, "GET")
+    except Unauthenticated:
+        principal = None
+    if principal is None:
+        raise LoginRequired(request.url.path)
+    request.state.principal = principal
+    return principal
 
 
 ConsolePrincipal = Annotated[Principal, Depends(console_principal)]
 
 
-def may_see_raw(principal: Principal, case_owner: str | None) -> bool:
-    """Raw personal data for the case's owner and for leads and above; redacted otherwise."""
-    if principal.role in {"lead", "manager", "admin"}:
-        return True
-    return principal.role == "agent" and case_owner == principal.name
+def csrf_of(request: Request) -> str | None:
+    """The CSRF token of the request's session, for the page's forms."""
+    token = request.cookies.get(SESSION_COOKIE)
+    return authenticator(request).csrf_token(token) if token else None
+
+
+def check_csrf(request: Request, sent: object) -> None:
+    """Refuse a form posted with the session cookie but without its CSRF token."""
+    if request.cookies.get(SESSION_COOKIE) is None:
+        return  # an API key in a header: no ambient credential to abuse
+    expected = csrf_of(request) or ""
+    if not isinstance(sent, str) or not hmac.compare_digest(sent.encode(), expected.encode()):
+        raise CsrfFailed("the form is stale or came from elsewhere: reload the page and try again")

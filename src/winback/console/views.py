@@ -23,13 +23,14 @@ from starlette.concurrency import run_in_threadpool
 from winback.api.case_actions import case_sla_view
 from winback.api.deps import RuntimeDep
 from winback.api.errors import status_of
+from winback.api.identity import end_session, password_login, set_session_cookies
 from winback.bootstrap import Runtime
 from winback.cases.lifecycle import allowed_actions
 from winback.cases.model import OPEN_STATUSES, PRIORITIES
 from winback.console import present
-from winback.console.auth import ConsolePrincipal, may_see_raw
+from winback.console.auth import ConsolePrincipal, check_csrf, csrf_of, may_see_raw
 from winback.console.live import ChangeFeed
-from winback.errors import InvalidAction, WinbackError
+from winback.errors import InvalidAction, TooManyAttempts, Unauthenticated, WinbackError
 from winback.identity import Principal
 from winback.services.cases import perform_action
 from winback.services.remedies import REMEDY_ACTIONS, perform_remedy_action, recommendations
@@ -52,6 +53,7 @@ _ACTION_FIELDS = (
 def _page(
     request: Request, template: str, principal: Principal, status_code: int = 200, **context: Any
 ) -> HTMLResponse:
+    context.setdefault("csrf_token", csrf_of(request))
     return templates.TemplateResponse(
         request, template, {"me": principal, **context}, status_code=status_code
     )
@@ -258,6 +260,7 @@ async def act(
             params[name] = value.strip()
     back = str(form.get("back") or "")
     try:
+        check_csrf(request, form.get("csrf_token"))
         _coerce(params)
         await _perform(runtime, principal, case_id, action, params, form.get("token"))
     except WinbackError as exc:
@@ -293,7 +296,6 @@ async def _perform(
     # form applies the remedy once.
     key = f"console:{token}" if isinstance(token, str) and token else None
     if action in REMEDY_ACTIONS:
-        params["role"] = principal.role
         await run_in_threadpool(
             perform_remedy_action,
             runtime.engine,
@@ -301,7 +303,7 @@ async def _perform(
             runtime.sources.remedies.get(),
             case_id,
             action,
-            principal.actor,
+            principal,
             params,
             key,
         )
@@ -313,7 +315,7 @@ async def _perform(
             runtime.sources.sla.get(),
             case_id,
             action,
-            principal.actor,
+            principal,
             params,
             None,
         )
@@ -347,3 +349,72 @@ def _approvals(
 @router.get("/console/approvals", response_class=HTMLResponse)
 def approvals(request: Request, principal: ConsolePrincipal, runtime: RuntimeDep) -> HTMLResponse:
     return _approvals(request, runtime, principal)
+
+
+# -- logging in and out -------------------------------------------------------------------
+
+
+def _safe_next(target: str | None) -> str:
+    """Where to go after logging in: a console page of this site, nothing else."""
+    if target and target.startswith("/console") and "//" not in target and "\\" not in target:
+        return target
+    return "/console"
+
+
+def _same_origin(request: Request) -> bool:
+    """A login form posted from this site (login CSRF: another site logging a browser in)."""
+    origin = request.headers.get("origin")
+    if origin is None or origin == "null":
+        return origin is None
+    host = request.headers.get("host", "")
+    return origin.split("://", 1)[-1] == host
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_page(request: Request) -> HTMLResponse:
+    return templates.TemplateResponse(
+        request,
+        "login.html",
+        {"me": None, "next": _safe_next(request.query_params.get("next")), "error": None},
+    )
+
+
+@router.post("/login", response_model=None)
+async def login(request: Request, runtime: RuntimeDep) -> Response:
+    form = await request.form()
+    name, password = str(form.get("name") or ""), str(form.get("password") or "")
+    target = _safe_next(str(form.get("next") or ""))
+    error, status_code = None, 200
+    if not _same_origin(request):
+        error, status_code = "This form must be sent from Winback's own login page.", 403
+    else:
+        try:
+            _, token, csrf = await run_in_threadpool(
+                password_login, request, runtime, name, password
+            )
+        except TooManyAttempts as exc:
+            error, status_code = f"Too many attempts: {exc.message}", 429
+        except Unauthenticated:
+            error, status_code = "Wrong user name or password.", 401
+        else:
+            response = RedirectResponse(target, status_code=303)
+            set_session_cookies(response, runtime, token, csrf)
+            return response
+    return templates.TemplateResponse(
+        request,
+        "login.html",
+        {"me": None, "next": target, "error": error, "name": name},
+        status_code=status_code,
+    )
+
+
+@router.post("/logout", response_model=None)
+async def logout(request: Request, principal: ConsolePrincipal, runtime: RuntimeDep) -> Response:
+    form = await request.form()
+    try:
+        check_csrf(request, form.get("csrf_token"))
+    except WinbackError as exc:
+        return _page(request, "missing.html", principal, 403, error=str(exc), case_id=None)
+    response = RedirectResponse("/login", status_code=303)
+    await run_in_threadpool(end_session, request, runtime, response)
+    return response

@@ -34,7 +34,8 @@ from winback.cases.lifecycle import apply_action
 from winback.cases.model import RecoveryCase, TimelineEntry
 from winback.cases.transitions import Change
 from winback.clock import Clock
-from winback.errors import AnotherOpenCase, CaseNotFound
+from winback.errors import AnotherOpenCase, CaseNotFound, RoleNotAllowed
+from winback.identity import Principal, may_act_on_cases
 from winback.payment import scrub_payment
 from winback.sla.engine import SlaEngine, SlaUpdate, facts_for
 from winback.store import audit
@@ -142,6 +143,11 @@ def audit_case_action(
     )
 
 
+def check_may_act(principal: Principal) -> None:
+    if not may_act_on_cases(principal):
+        raise RoleNotAllowed(f"{principal.actor} may read cases but not act on them")
+
+
 def persist(conn: Connection, change: Change, read_version: int, now: datetime) -> Change:
     """Write one change of a locked case: each entry gets the stable ``ref`` of this write
     (the case's new version) unless it has one, so its outbox key names this very change."""
@@ -182,18 +188,20 @@ def perform_action(
     sla: SlaEngine,
     case_id: int,
     action: str,
-    actor: str,
+    principal: Principal,
     params: Mapping[str, Any],
     idempotency_key: str | None = None,
-    *,
-    credential: str = "api",
 ) -> ActionResult:
-    """Apply one lifecycle action to a case, its timeline, its SLA clocks, the outbox and the
-    audit trail (``credential``: which credential proved ``actor``, e.g. ``session``).
+    """Apply one lifecycle action by ``principal`` (the timeline says ``principal.actor``) to a
+    case, its timeline, its SLA clocks, the outbox and the audit trail (which also names
+    ``principal.credential``).
 
     Raises an :class:`~winback.errors.WinbackError` (nothing changed): ``InvalidAction``,
-    ``IllegalTransition``, ``CaseNotFound``, ``AnotherOpenCase``, ``IdempotencyKeyReused``.
+    ``IllegalTransition``, ``CaseNotFound``, ``AnotherOpenCase``, ``IdempotencyKeyReused``,
+    ``RoleNotAllowed`` (an analyst, or a key without ``cases:write``).
     """
+    check_may_act(principal)
+    actor, credential = principal.actor, principal.credential
     params = without_payment_data(params)
 
     def apply(conn: Connection, case: RecoveryCase, now: datetime) -> list[TimelineEntry]:

@@ -33,14 +33,17 @@ from winback.errors import (
     CaseNotFound,
     IllegalTransition,
     InvalidAction,
+    OwnRequest,
     RemedyRefused,
     RoleNotAllowed,
 )
+from winback.identity import Principal, remedy_role
 from winback.remedies.catalogue import Catalogue
 from winback.remedies.policy import APPLY, APPROVAL, decide
 from winback.remedies.recommend import recommend
 from winback.services.cases import (
     ActionResult,
+    check_may_act,
     keyed_case_action,
     persist,
     without_payment_data,
@@ -98,14 +101,19 @@ def perform_remedy_action(
     catalogue: Catalogue,
     case_id: int,
     action: str,
-    actor: str,
+    principal: Principal,
     params: Mapping[str, Any],
     idempotency_key: str | None,
-    *,
-    credential: str = "api",
 ) -> ActionResult:
-    """Apply ``apply_remedy`` / ``approve`` / ``reject``; raises like ``perform_action``.
-    ``credential``: which credential proved ``actor`` (the audit record names it)."""
+    """Apply ``apply_remedy`` / ``approve`` / ``reject`` by ``principal``, under the limits of
+    the principal's own role; raises like ``perform_action``, and ``RoleNotAllowed`` for a
+    principal without a remedy role (an API key), ``OwnRequest`` for deciding one's own
+    request. The audit record names ``principal.credential``."""
+    check_may_act(principal)
+    actor, credential = principal.actor, principal.credential
+    role = remedy_role(principal)
+    if role is None:
+        raise RoleNotAllowed(f"{actor} may not grant or decide remedies (no remedy role)")
     if action not in REMEDY_ACTIONS:
         raise InvalidAction(f"unknown remedy action {action!r}")
     if action == "apply_remedy" and not idempotency_key:
@@ -118,7 +126,6 @@ def perform_remedy_action(
 
     def apply(conn: Connection, case: RecoveryCase, now: datetime) -> list[TimelineEntry]:
         read_version = case.version
-        role = str(params.get("role") or "agent")
         lock_budget(conn)
         if action == "apply_remedy":
             change = _apply(conn, catalogue, case, actor, role, params, idempotency_key, now)
@@ -294,6 +301,8 @@ def _decide(
         raise IllegalTransition(
             f"remedy request {grant_id} is {row.status}, not pending approval", status=row.status
         )
+    if row.requested_by == actor:
+        raise OwnRequest(f"{actor} requested remedy request {grant_id}; someone else decides it")
     needed = row.approver_role or "manager"
     if catalogue.role_rank(role) < catalogue.role_rank(needed):
         raise RoleNotAllowed(

@@ -14,6 +14,13 @@ every transfer is on its timeline and in the outbox. A case the router re-queues
 Several processes may run the routing worker (one per processing worker): passes take turns
 under a PostgreSQL advisory lock (:func:`winback.store.routing_store.routing_pass`), and the
 worker skips its pass while another instance's runs.
+
+The roster is joined to the people (:mod:`winback.services.identity`): an agent is a user with
+role agent or lead. Once identity is in use (any user exists), routing hands cases only to
+*active* users with one of those roles — an ``agents.yaml`` entry without such a user is
+listed but never routed to, and a disabled user's cases are re-queued after the offline grace
+like any offline agent's. ``agents.yaml`` keeps its skills, teams and capacity as configuration
+as code; ``PUT /v1/routing/agents/{id}`` changes only an existing active user.
 """
 
 from __future__ import annotations
@@ -25,8 +32,8 @@ from typing import Any
 from sqlalchemy.engine import Engine
 
 from winback.clock import Clock
-from winback.errors import InvalidInput, WinbackError
-from winback.identity import SYSTEM
+from winback.errors import Conflict, InvalidInput, NotFound, WinbackError
+from winback.identity import ROUTABLE_ROLES, Principal
 from winback.routing.config import RoutingConfig
 from winback.routing.engine import Router, fairness
 from winback.routing.model import AVAILABILITY, Agent
@@ -34,6 +41,7 @@ from winback.services.cases import perform_action
 from winback.sla.engine import SlaEngine
 from winback.store import audit
 from winback.store.engine import write_connection
+from winback.store.identity import active_users_with_roles, any_users, get_user
 from winback.store.routing_store import (
     agent_state,
     case_requests,
@@ -43,24 +51,37 @@ from winback.store.routing_store import (
     upsert_agent,
 )
 
-ROUTER_ACTOR = "winback:routing"
+#: Routing acts as the system; its assignments read ``system:routing`` on the timeline.
+ROUTER = Principal(kind="system", name="routing", role=None, credential="system")
+ROUTER_ACTOR = ROUTER.actor
 
 
 def save_agent(
     engine: Engine,
     clock: Clock,
+    actor: Principal,
     agent_id: str,
     spec: Mapping[str, Any],
     status: str | None,
-    *,
-    actor: str,
-    credential: str = "api",
 ) -> None:
-    """Create or change an agent (``spec``: any of name, teams, skills, capacity, tier); the
-    change is audited (``roster.update``, the fields before and after) in its transaction."""
+    """Change an agent (``spec``: any of name, teams, skills, capacity, tier; ``status``):
+    only an existing active user with role agent or lead (create the user first). The change
+    is audited (``roster.update``, the fields before and after) in its transaction."""
     if status is not None and status not in AVAILABILITY:
         raise InvalidInput(f"status: one of {', '.join(AVAILABILITY)}", field="status")
     with write_connection(engine) as conn, conn.begin():
+        user = get_user(conn, agent_id)
+        if user is None or not user.active:
+            raise NotFound(
+                f"no active user {agent_id!r}: an agent is a user (POST /v1/users, or "
+                "`winback users create`)",
+                field="agent_id",
+            )
+        if user.role not in ROUTABLE_ROLES:
+            raise Conflict(
+                f"{agent_id!r} is a {user.role}; only agents and leads are routed cases",
+                field="agent_id",
+            )
         now = clock.now()
         before = agent_state(conn, agent_id)
         upsert_agent(conn, agent_id, spec, status, now)
@@ -69,8 +90,8 @@ def save_agent(
             return  # nothing changed: nothing to audit
         audit.record(
             conn,
-            actor=actor,
-            credential=credential,
+            actor=actor.actor,
+            credential=actor.credential,
             action="roster.update",
             subject_type="agent",
             subject_id=agent_id,
@@ -85,6 +106,17 @@ def roster(engine: Engine, config: RoutingConfig) -> dict[str, Agent]:
     """Every agent: ``agents.yaml``'s, overridden and extended by those set over the API."""
     with engine.connect() as conn:
         return load_agents(conn, config)
+
+
+def routable(engine: Engine, config: RoutingConfig) -> dict[str, Agent]:
+    """The agents routing may hand cases to: the roster, and once any user exists only the
+    active users with role agent or lead."""
+    with engine.connect() as conn:
+        agents = load_agents(conn, config)
+        if not any_users(conn):
+            return agents
+        people = active_users_with_roles(conn, ROUTABLE_ROLES)
+    return {agent_id: a for agent_id, a in agents.items() if agent_id in people}
 
 
 def roster_configured(engine: Engine, config: RoutingConfig) -> bool:
@@ -125,8 +157,8 @@ def _routing_pass(
     engine: Engine, clock: Clock, sla: SlaEngine, config: RoutingConfig, grace: timedelta
 ) -> dict[str, Any]:
     now: datetime = clock.now()
+    agents = routable(engine, config)
     with engine.connect() as conn:
-        agents = load_agents(conn, config)
         requests = case_requests(conn)
     router = Router(agents, dict(config.teams))
     automated = []
@@ -148,9 +180,8 @@ def _routing_pass(
                 sla,
                 a.case_id,
                 "assign",
-                ROUTER_ACTOR,
+                ROUTER,
                 {"owner": a.agent_id, "reason": f"routing: {a.reason}"},
-                credential=SYSTEM.credential,
             )
         except WinbackError as exc:  # the case moved on meanwhile
             skipped.append({"case_id": a.case_id, "reason": exc.message})

@@ -36,6 +36,7 @@ from pathlib import Path
 from statistics import median
 from typing import Any
 
+from winback.identity import Principal
 from winback.sim.generator import SimConfig, Simulation
 from winback.sim.model import Model, ResponseModel
 
@@ -46,7 +47,9 @@ CONTACT_TYPES = frozenset(
 # anything else (in order), which saves most pipeline rounds and changes no case.
 ROUTINE = frozenset({"usage", "login", "purchase", "subscription.renewed"})
 POLICY_NAMES = ("none", "helpdesk", "winback")
-TEAM_ACTOR = "sim:response-team"
+#: The simulated response team acts as one agent (the remedy limits of an agent apply).
+TEAM = Principal(kind="user", name="response-team", role="agent", credential="sim")
+TEAM_ACTOR = TEAM.actor
 
 
 @dataclass(frozen=True)
@@ -276,7 +279,7 @@ class WinbackFeed:
                 self._remedy(case_id, at)
             try:
                 perform_action(
-                    self.container.engine, self.clock, self.sla, case_id, name, TEAM_ACTOR, params
+                    self.container.engine, self.clock, self.sla, case_id, name, TEAM, params
                 )
             except WinbackError:
                 if name != "acknowledge":
@@ -300,7 +303,7 @@ class WinbackFeed:
         )
         if choice is None:
             return
-        params = {"remedy": choice["remedy"], "amount": choice["amount"], "role": "agent"}
+        params = {"remedy": choice["remedy"], "amount": choice["amount"]}
         try:
             perform_remedy_action(
                 self.container.engine,
@@ -308,7 +311,7 @@ class WinbackFeed:
                 self.catalogue,
                 case_id,
                 "apply_remedy",
-                TEAM_ACTOR,
+                TEAM,
                 params,
                 f"sim:{case_id}:{at.isoformat()}",
             )

@@ -83,11 +83,14 @@ def stream(
     speed: float | None = None,
     report: Callable[[str], Any] = print,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    token: str | None = None,
 ) -> int:
-    """Send the company's events to ``base_url`` until ``stop`` (or ``limit`` events)."""
+    """Send the company's events to ``base_url`` until ``stop`` (or ``limit`` events), with the
+    API key ``token`` (scopes events:write, cases:read, customers:read)."""
     company = company or DemoCompany()
     sent = 0
-    with httpx.Client(base_url=base_url, timeout=10) as client:
+    headers = {} if token is None else {"Authorization": f"Bearer {token}"}
+    with httpx.Client(base_url=base_url, timeout=10, headers=headers) as client:
         for _ in range(600):  # wait for the server to come up
             try:
                 if client.get("/readyz").status_code == 200:

@@ -21,6 +21,7 @@ from typing import Any
 
 from winback.bootstrap import Runtime
 from winback.errors import WinbackError
+from winback.identity import Principal
 from winback.services.cases import perform_action
 from winback.services.remedies import perform_remedy_action, recommendations
 from winback.store import queries
@@ -51,6 +52,11 @@ def _share(case_id: int, salt: str) -> float:
 def _after(case_id: int, salt: str, span: tuple[float, float]) -> float:
     low, high = span
     return low + (high - low) * _share(case_id, salt)
+
+
+def _agent(name: str) -> Principal:
+    """A demo agent acting through the application layer (the audit trail names ``demo``)."""
+    return Principal(kind="user", name=name, role="agent", credential="demo")
 
 
 @dataclass
@@ -124,8 +130,8 @@ class DemoTeam:
             catalogue,
             case_id,
             "apply_remedy",
-            f"user:{owner}",
-            {"remedy": best["remedy"], "role": "agent"},
+            _agent(owner),
+            {"remedy": best["remedy"]},
             f"demo-team:{case_id}",
         )
         return 1
@@ -146,8 +152,8 @@ class DemoTeam:
                     self.runtime.sources.remedies.get(),
                     grant["case_id"],
                     "approve",
-                    f"user:{self.lead}",
-                    {"grant_id": grant["id"], "role": "lead", "reason": "fair for this customer"},
+                    Principal(kind="user", name=self.lead, role="lead", credential="demo"),
+                    {"grant_id": grant["id"], "reason": "fair for this customer"},
                     None,
                 )
                 approved += 1
@@ -162,7 +168,7 @@ class DemoTeam:
             self.runtime.sources.sla.get(),
             case_id,
             action,
-            f"user:{owner}",
+            _agent(owner),
             params,
         )
 

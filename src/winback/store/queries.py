@@ -373,6 +373,12 @@ def list_cases(
     return found if reveal else [redact_case(row) for row in found]
 
 
+def case_owner(conn: Connection, case_id: int) -> str | None:
+    """The case's owner (None: unassigned, or no such case)."""
+    owner = conn.execute(sa.select(cases.c.owner).where(cases.c.id == case_id)).scalar()
+    return None if owner is None else str(owner)
+
+
 def get_case(conn: Connection, case_id: int, *, reveal: bool = False) -> dict[str, Any] | None:
     row = conn.execute(sa.select(cases).where(cases.c.id == case_id)).first()
     if row is None:

@@ -409,3 +409,69 @@ customer_preferences = sa.Table(
     sa.Column("preferences", JSONDoc, nullable=False),
     sa.Column("updated_at", UTCDateTime(), nullable=False),
 )
+
+# -- identity (migration 0009): people, teams, API keys, sessions, login throttling ----------
+# - ``users``: people with a role (winback.identity.ROLES); an agent on the routing roster is a
+#   user with role agent or lead. ``password_hash`` is an Argon2 hash (None: no password login).
+# - ``api_keys``: machines' credentials; only the SHA-256 of the token is kept (the token is a
+#   256-bit random secret, shown once); ``prefix`` names the key in listings.
+# - ``sessions``: server-side login sessions, keyed by the SHA-256 of the cookie's token, so
+#   logging out (deleting the row) really ends the session.
+# - ``login_throttle``: failed logins per user name (known or not, so a lock reveals nothing)
+#   and per client address, and until when further attempts are refused.
+teams = sa.Table(
+    "teams",
+    metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("display_name", sa.String(200)),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+)
+
+users = sa.Table(
+    "users",
+    metadata,
+    sa.Column("id", BigID, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.String(64), nullable=False, unique=True),
+    sa.Column("display_name", sa.String(200)),
+    sa.Column("email", sa.String(320)),
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("team", sa.String(64), sa.ForeignKey("teams.name")),
+    sa.Column("active", sa.Boolean(), nullable=False),
+    sa.Column("password_hash", sa.String(300)),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+    sa.Column("last_login_at", UTCDateTime()),
+)
+
+api_keys = sa.Table(
+    "api_keys",
+    metadata,
+    sa.Column("id", BigID, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.String(64), nullable=False, unique=True),
+    sa.Column("prefix", sa.String(16), nullable=False),
+    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("scopes", JSONDoc, nullable=False),
+    sa.Column("created_by", sa.String(200), nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("revoked_at", UTCDateTime()),
+    sa.Column("last_used_at", UTCDateTime()),
+)
+
+sessions = sa.Table(
+    "sessions",
+    metadata,
+    sa.Column("token_hash", sa.String(64), primary_key=True),
+    sa.Column("user_id", sa.BigInteger(), sa.ForeignKey("users.id"), nullable=False, index=True),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("expires_at", UTCDateTime(), nullable=False),
+    sa.Column("client", sa.String(100)),
+)
+
+login_throttle = sa.Table(
+    "login_throttle",
+    metadata,
+    sa.Column("key", sa.String(300), primary_key=True),
+    sa.Column("failures", sa.Integer(), nullable=False),
+    sa.Column("first_failure_at", UTCDateTime(), nullable=False),
+    sa.Column("locked_until", UTCDateTime()),
+)

@@ -250,3 +250,11 @@ class CaseMachine(RuleBasedStateMachine):
 
 TestCaseMachine = CaseMachine.TestCase
 TestCaseMachine.settings = settings(max_examples=200, stateful_step_count=30, deadline=None)
+
+
+def test_a_long_note_keeps_its_text_but_a_one_line_summary() -> None:
+    text = "x" * 5000
+    change = act(new_case(), "note", text=text)
+    [entry] = change.entries
+    assert len(entry.summary) == 1000
+    assert entry.data["text"] == text
