@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from winback.customers.cohort import CohortUsage
 from winback.customers.features import (
     DAY,
     NUMERIC_FEATURES,
@@ -29,6 +30,7 @@ from winback.customers.features import (
     compute_features,
     epoch,
     is_churned,
+    usage_reading,
 )
 from winback.customers.profile import Customer, apply_event
 from winback.events.model import Event
@@ -36,7 +38,15 @@ from winback.risk.training import TrainingError
 
 # Not a model input: always 0 when the live stage scores (it scores at the moment of an event).
 LIVE_ONLY_FEATURES = frozenset({"days_since_last_event"})
-MODEL_NUMERIC = tuple(f for f in NUMERIC_FEATURES if f not in LIVE_ONLY_FEATURES)
+# Shown and used by the cold start, but not learnt from history: the latest single score of each
+# kind, read as the scale's neutral point when there is none. Beside ``score_mean_90d`` (every
+# score on one scale) they made the model trained on a simulated run's first half rank its
+# second half worse than the cold start (ROC AUC 0.667 against 0.677; 0.685 without them, on the
+# run the features were tuned on; docs/risk.md).
+NOT_LEARNT_FEATURES = frozenset({"last_nps", "last_csat", "last_ces"})
+MODEL_NUMERIC = tuple(
+    f for f in NUMERIC_FEATURES if f not in LIVE_ONLY_FEATURES | NOT_LEARNT_FEATURES
+)
 MODEL_CATEGORICAL = ("plan",)
 PROGRESS_EVERY = 1000  # events between two progress reports
 
@@ -67,6 +77,7 @@ def history_dataset(
     out = HistoryDataset()
     states: dict[str, FeatureState] = {}
     profiles: dict[str, Customer] = {}
+    cohorts = CohortUsage()  # the usage readings up to the event being replayed, as live
     cancel_ts = {k: epoch(v) for k, v in cancellations.items()}
     horizon = horizon_days * DAY
     first_ts: int | None = None
@@ -78,12 +89,17 @@ def history_dataset(
         if next_cut is None:
             first_ts, next_cut = ts, ts + first_cutoff_days * DAY
         while ts > next_cut:
-            snapshots.append((next_cut, *_snapshot(states, profiles, cancel_ts, next_cut, horizon)))
+            snapshots.append(
+                (next_cut, *_snapshot(states, profiles, cohorts, cancel_ts, next_cut, horizon))
+            )
             next_cut += step_days * DAY
         customer = apply_event(
             profiles.get(event.customer_id), event.customer, event.occurred_at, event.occurred_at
         )
         profiles[event.customer_id] = customer
+        reading = usage_reading(event)
+        if reading is not None:
+            cohorts.add(reading[0], customer.plan, reading[1])
         text = event.text
         analysis = analyze(text) if analyze is not None and text and text.strip() else None
         apply_to_state(states.setdefault(event.customer_id, FeatureState()), event, analysis)
@@ -115,6 +131,7 @@ def history_dataset(
 def _snapshot(
     states: dict[str, FeatureState],
     profiles: dict[str, Customer],
+    cohorts: CohortUsage,
     cancel_ts: Mapping[str, int],
     cut: int,
     horizon: int,
@@ -126,7 +143,7 @@ def _snapshot(
         cancelled = cancel_ts.get(customer_id)
         if is_churned(state) or (cancelled is not None and cancelled <= cut):
             continue
-        features = compute_features(state, Profile.of(profiles[customer_id]), cut)
+        features = compute_features(state, Profile.of(profiles[customer_id]), cut, cohorts)
         rows.append({name: features[name] for name in (*MODEL_NUMERIC, *MODEL_CATEGORICAL)})
         labels.append(int(cancelled is not None and cut < cancelled <= cut + horizon))
         groups.append(customer_id)
