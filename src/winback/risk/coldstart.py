@@ -19,7 +19,9 @@ from typing import Any
 from winback.risk.reasons import describe
 from winback.risk.scoring import DEFAULT_HORIZON_DAYS, MAX_REASONS, Reason, RiskScore
 
-COLD_START_VERSION = "cold-start-v1"
+# v2 added the level terms (usage against the cohort, score mean, recent contact, 90-day
+# counts): a new version, so the re-score worker applies the new weights to every customer.
+COLD_START_VERSION = "cold-start-v2"
 DEFAULT_INTERCEPT = -2.4
 
 
