@@ -44,7 +44,7 @@ from winback.pipeline.context import EventContext
 from winback.pipeline.memory import MemoryUnit
 from winback.pipeline.stages.risk import RiskStage, assess
 from winback.risk.coldstart import ColdStartScorer
-from winback.risk.history import MODEL_CATEGORICAL, MODEL_NUMERIC, history_dataset
+from winback.risk.history import MODEL_CATEGORICAL, history_dataset
 from winback.risk.model import ModelScorer
 from winback.risk.scoring import Scorer
 from winback.risk.training import fit_churn_model
@@ -241,7 +241,7 @@ def main() -> None:
     fit = fit_churn_model(
         data.rows,
         data.labels,
-        numeric=MODEL_NUMERIC,
+        numeric=data.numeric,
         categorical=MODEL_CATEGORICAL,
         horizon_days=args.horizon,
         groups=data.groups,

@@ -68,6 +68,7 @@ class Histogram:
     # each add (a step or two), so asking for the median costs no walk over the bins.
     _median_bin: int = 0
     _below: int = 0
+    _median: float | None = None  # the last median computed, until the next add
 
     @classmethod
     def of(cls, counts: Iterable[tuple[int, int]]) -> Histogram:
@@ -84,6 +85,7 @@ class Histogram:
         self.total += n
         if b < self._median_bin:
             self._below += n
+        self._median = None
         self._settle()
 
     def _settle(self) -> None:
@@ -100,6 +102,11 @@ class Histogram:
 
     def median(self) -> float:
         """The median reading (0.0 when at least half the readings are zero)."""
+        if self._median is None:
+            self._median = self._compute_median()
+        return self._median
+
+    def _compute_median(self) -> float:
         m = self._median_bin
         if m == 0 or self.total == 0:
             return 0.0
@@ -120,23 +127,34 @@ class CohortUsage:
             grouped.setdefault(cohort, []).append((b, n))
         self.cohorts: dict[str, Histogram] = {k: Histogram.of(v) for k, v in grouped.items()}
         self.pending: dict[tuple[str, int], int] = {}
+        self._keys: dict[tuple[str, str | None], tuple[str, str]] = {}
+
+    def _keys_of(self, measure: str, plan: str | None) -> tuple[str, str]:
+        keys = self._keys.get((measure, plan))
+        if keys is None:
+            keys = self._keys[(measure, plan)] = (
+                cohort_key(measure, plan),
+                f"{measure}:{ALL_PLANS}",
+            )
+        return keys
 
     def add(self, measure: str, plan: str | None, value: float) -> None:
         """Count one reading in its plan's cohort and in its measure's cohort."""
         b = bin_of(value)
-        for key in (cohort_key(measure, plan), f"{measure}:{ALL_PLANS}"):
+        pending = self.pending
+        for key in self._keys_of(measure, plan):
             histogram = self.cohorts.get(key)
             if histogram is None:
                 if len(self.cohorts) >= MAX_COHORTS and not key.endswith(f":{ALL_PLANS}"):
                     continue
                 histogram = self.cohorts[key] = Histogram()
             histogram.add(b)
-            self.pending[(key, b)] = self.pending.get((key, b), 0) + 1
+            pending[(key, b)] = pending.get((key, b), 0) + 1
 
     def median(self, measure: str, plan: str | None) -> float | None:
         """The cohort's median reading: the plan's cohort when it holds enough readings, else
         the measure's across plans, else None (no reference yet)."""
-        for key in (cohort_key(measure, plan), f"{measure}:{ALL_PLANS}"):
+        for key in self._keys_of(measure, plan):
             histogram = self.cohorts.get(key)
             if histogram is not None and histogram.total >= MIN_READINGS:
                 return histogram.median()
