@@ -252,7 +252,8 @@ def compute_features(
             if USAGE in codes:
                 if first_u is None or ts < first_u:
                     first_u = ts
-                if ts > measure_ts:
+                # The latest reading's measure; at one time, the greatest name (order-free).
+                if ts > measure_ts or (ts == measure_ts and (s.category or "") > (measure or "")):
                     measure, measure_ts = s.category, ts
                 if ts >= recent_start:
                     recent_u += s.value

@@ -230,3 +230,12 @@ def test_the_stage_counts_each_usage_reading_in_the_customers_cohort() -> None:
     c0 = unit.risks["c0"].features
     assert -0.8 < c0["usage_level"] < -0.7
     assert unit.risks["c0"].probability > unit.risks["c1"].probability
+
+
+def test_two_measures_at_one_time_pick_the_same_cohort_in_either_order() -> None:
+    cohorts = cohort_of([4.0] * 100)
+    for _ in range(MIN_READINGS):
+        cohorts.add("sessions", "postpaid", 10.0)
+    gb = usage("u1", 5, 2.0)
+    sessions = ev("u2", "usage", 5, attributes={"sessions": 10})
+    assert features(gb, sessions, cohorts=cohorts) == features(sessions, gb, cohorts=cohorts)
