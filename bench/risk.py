@@ -36,15 +36,15 @@ import numpy as np
 from sklearn.metrics import roc_auc_score
 
 from winback.clock import FrozenClock
-from winback.customers.features import MAX_SIGNALS, RETENTION_DAYS, Profile, compute_features
+from winback.customers.features import MAX_SIGNALS, RETENTION_DAYS
 from winback.customers.profile import apply_event
 from winback.events.model import Event
 from winback.events.schema import parse_event
 from winback.pipeline.context import EventContext
 from winback.pipeline.memory import MemoryUnit
-from winback.pipeline.stages.risk import RiskStage
+from winback.pipeline.stages.risk import RiskStage, assess
 from winback.risk.coldstart import ColdStartScorer
-from winback.risk.history import MODEL_CATEGORICAL, MODEL_NUMERIC, history_dataset
+from winback.risk.history import MODEL_CATEGORICAL, history_dataset
 from winback.risk.model import ModelScorer
 from winback.risk.scoring import Scorer
 from winback.risk.training import fit_churn_model
@@ -98,11 +98,10 @@ def replay(
             snapshots[day] = {k: r.probability for k, r in unit.risks.items()}
             rescored[day] = {}
             for k, r in unit.risks.items():
-                customer = unit.customers[k]
-                features = compute_features(r.state, Profile.of(customer), day)
-                rescored[day][k] = stage._score(
-                    r.state, {**customer.attributes, **features}
-                ).probability
+                _, again = assess(
+                    stage.scorer, r.state, unit.customers[k], day, cohorts=unit.cohorts
+                )
+                rescored[day][k] = again.probability
         customer = apply_event(
             unit.customers.get(event.customer_id),
             event.customer,
@@ -242,7 +241,7 @@ def main() -> None:
     fit = fit_churn_model(
         data.rows,
         data.labels,
-        numeric=MODEL_NUMERIC,
+        numeric=data.numeric,
         categorical=MODEL_CATEGORICAL,
         horizon_days=args.horizon,
         groups=data.groups,
@@ -306,6 +305,13 @@ def main() -> None:
             "stage_us_max": round(max(times), 1),
             "roc_auc_by_day": per_day,
             "roc_auc_mean": round(statistics.fmean(d["roc_auc"] for d in per_day), 4)
+            if per_day
+            else None,
+            # The same mean over the days the trained model is judged on (from mid-run).
+            "roc_auc_mean_second_half": round(
+                statistics.fmean(d["roc_auc"] for d in per_day if d["day"] >= (half - start).days),
+                4,
+            )
             if per_day
             else None,
             "roc_auc_rescored_mean": round(

@@ -23,6 +23,7 @@ TABLES = {
     "case_actions",
     "event_text",
     "customer_risk",
+    "usage_cohorts",  # usage readings per cohort, for the risk feature usage_level
     "remedy_grants",  # issue 7
     "routing_agents",
     "audit_log",

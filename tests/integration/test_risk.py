@@ -29,7 +29,7 @@ from winback.risk.training import fits_per_model
 from winback.sim.generator import SimConfig, Simulation
 from winback.store import migrate
 from winback.store.eventlog import append_groups
-from winback.store.tables import customer_risk, outbox
+from winback.store.tables import customer_risk, outbox, usage_cohorts
 
 from .support import api_app, body, log_events, nps, rows
 
@@ -81,6 +81,42 @@ def test_late_and_out_of_order_events_give_the_same_risk(engine: Engine) -> None
     found = {r.customer_id: r for r in rows(engine, sa.select(customer_risk))}
     assert found["cus-a"].probability == found["cus-b"].probability
     assert found["cus-a"].features == found["cus-b"].features
+
+
+def test_usage_readings_are_counted_per_cohort_and_a_low_user_reads_below_it(
+    engine: Engine,
+) -> None:
+    plan = {"plan": "postpaid"}
+    bodies = []
+    for week in range(6):
+        for i in range(8):
+            customer = f"cus-{i}"
+            gb = 1.0 if i == 0 else 4.0 + i / 10
+            bodies.append(
+                body(
+                    f"u-{i}-{week}",
+                    "usage",
+                    customer,
+                    occurred_at=at(week * 5),
+                    attributes={"data_gb": gb},
+                    customer_fields=plan,
+                )
+            )
+    # Two batches of events and two processor runs: the counts add up across batches.
+    log_events(engine, NOW, *bodies[:20])
+    Processor(engine, default_stages(), FrozenClock(NOW)).run_until_idle()
+    log_events(engine, NOW, *bodies[20:])
+    Processor(engine, default_stages(), FrozenClock(NOW)).run_until_idle()
+    counts: dict[str, int] = {}
+    for row in rows(engine, sa.select(usage_cohorts)):
+        counts[row.cohort] = counts.get(row.cohort, 0) + row.readings
+    assert counts == {"data_gb:postpaid": 48, "data_gb:*": 48}
+    found = {r.customer_id: r for r in rows(engine, sa.select(customer_risk))}
+    low, usual = found["cus-0"], found["cus-5"]
+    assert -0.85 < low.features["usage_level"] < -0.7
+    assert abs(usual.features["usage_level"]) < 0.15
+    assert low.probability > usual.probability
+    assert low.reasons[0]["feature"] == "usage_level"
 
 
 def test_the_api_shows_risk_and_lists_customers_most_at_risk(tmp_path: Path) -> None:

@@ -205,7 +205,7 @@ def train_churn(
 def _history(
     horizon_days: int, step_days: int, models_dir: Path | None
 ) -> tuple[list[dict[str, Any]], list[int], list[str], list[str], list[str], dict[str, Any]]:
-    from winback.risk.history import MODEL_CATEGORICAL, MODEL_NUMERIC, history_dataset
+    from winback.risk.history import MODEL_CATEGORICAL, history_dataset
     from winback.store.engine import make_engine
     from winback.store.risk_store import count_events, first_cancellations, iter_events_by_time
     from winback.text.loading import build_analyzer
@@ -243,7 +243,7 @@ def _history(
         data.rows,
         data.labels,
         data.groups,
-        list(MODEL_NUMERIC),
+        list(data.numeric),
         list(MODEL_CATEGORICAL),
         source,
     )

@@ -1,9 +1,11 @@
 """What one event contributes to a customer's feature state: a compact :class:`Signal`.
 
 A signal is the event's time (seconds since the epoch, UTC), its signal codes (the small
-vocabulary below: complaint, negative text, low score, contact, payment failure…), the contact's
-category and a value (usage amount). :func:`event_signal` also returns the event's ``last``
-entries (the latest NPS, CSAT, CES; a positive word; a cancellation or renewal).
+vocabulary below: complaint, negative text, low score, contact, payment failure, score…), a
+category (the contact's; for a usage report, its measure: ``data_gb``, ``sessions``…) and a value
+(a usage report's amount; a score's index on one -1..1 scale, :func:`score_index`).
+:func:`event_signal` also returns the event's ``last`` entries (the latest NPS, CSAT, CES; a
+positive word; a contact; a cancellation or renewal).
 
 A pure function of the event and the text stage's analysis: the same event always gives the
 same signal, which is what makes the state built from signals order-free
@@ -46,6 +48,7 @@ CANCEL_INTENT = "cancel_intent"
 USAGE = "usage"
 ACTIVE = "active"
 SLA_BREACH = "sla_breach"
+SCORE = "score"  # a survey score or review stars; the signal's value is its score index
 
 
 @dataclass(frozen=True)
@@ -92,14 +95,37 @@ def _high_score(kind: str, value: int) -> bool:
     )
 
 
-def _usage_value(data: Mapping[str, Any]) -> float:
+def _usage_value(data: Mapping[str, Any]) -> tuple[str, float]:
+    """A usage report's measure (which attribute it reads) and its value."""
     attributes = data.get("attributes") or {}
     for key in USAGE_KEYS:
         value = attributes.get(key)
         if isinstance(value, int | float) and not isinstance(value, bool):
-            return float(value)
+            return key, float(value)
     amount = data.get("amount")
-    return float(amount) if isinstance(amount, int | float) else 1.0
+    if isinstance(amount, int | float) and not isinstance(amount, bool):
+        return "amount", float(amount)
+    return "count", 1.0
+
+
+def usage_reading(event: Event) -> tuple[str, float] | None:
+    """A ``usage`` event's measure and value (what its cohort counts), else None."""
+    return _usage_value(event.data) if event.type == "usage" else None
+
+
+def score_index(kind: str, value: float) -> float | None:
+    """A score on one scale, -1 (worst) to 1 (best), 0 at the scale's midpoint, so NPS, CSAT,
+    CES and review stars can be averaged together: NPS 0-10 around 5, CSAT and stars 1-5
+    around 3, CES 1-7 around 4 (high effort is bad)."""
+    if kind == "nps":
+        index = (value - 5.0) / 5.0
+    elif kind in ("csat", "stars"):
+        index = (value - 3.0) / 2.0
+    elif kind == "ces":
+        index = (4.0 - value) / 3.0
+    else:
+        return None
+    return max(-1.0, min(1.0, index))
 
 
 def _stars(data: Mapping[str, Any]) -> float | None:
@@ -122,8 +148,14 @@ def event_signal(event: Event, text: Any = None) -> tuple[Signal | None, dict[st
     if stars is not None and stars <= 2:
         low = True
     positive = (score is not None and _high_score(*score)) or (stars is not None and stars >= 4)
+    index: float | None = None
     if score is not None:
         lasts[score[0]] = float(score[1])
+        index = score_index(score[0], float(score[1]))
+    elif stars is not None:
+        index = score_index("stars", stars)
+    if index is not None:
+        codes.append(SCORE)
     if low:
         codes.append(LOW_SCORE)
     if type_ == "complaint":
@@ -131,6 +163,7 @@ def event_signal(event: Event, text: Any = None) -> tuple[Signal | None, dict[st
     is_contact = type_ in CONTACT_TYPES or (type_ == "ticket.updated" and event.text is not None)
     if is_contact:
         codes.append(CONTACT)
+        lasts["contact"] = 1.0
     if type_ == "ticket.opened":
         codes.append(TICKET_OPENED)
     if event.text is not None:
@@ -159,15 +192,15 @@ def event_signal(event: Event, text: Any = None) -> tuple[Signal | None, dict[st
         lasts["renewed"] = 1.0
     elif type_ == "subscription.cancelled":
         lasts["cancelled"] = 1.0
-    value = 0.0
+    value = index if index is not None else 0.0
+    category: str | None = None
     if type_ in ACTIVITY_TYPES:
         codes.append(ACTIVE)
         if type_ == "usage":
             codes.append(USAGE)
-            value = _usage_value(data)
+            category, value = _usage_value(data)  # a usage signal's category is its measure
     if positive:
         lasts["positive"] = 1.0
-    category = None
     if is_contact:
         category = getattr(text, "category", None) if text is not None else None
         category = (

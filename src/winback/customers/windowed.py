@@ -5,6 +5,10 @@ as-of time (by default the state's latest event time, never the wall clock): cou
 signal in the last 7, 30 and 90 days, repeat contacts about one category, unresolved tickets,
 usage and activity trends against the customer's own baseline, the latest scores, days since a
 positive signal, tenure and value. ``sla_breaches_*`` count the breaches the SLA hook recorded.
+
+Levels as well as changes: the mean usage reading in 30 and 90 days, that level against the
+customer's cohort (``usage_level``, given a :class:`~winback.customers.cohort.CohortUsage`),
+the mean of every score in 90 days, and the days since the customer last contacted the company.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from winback.customers.cohort import CohortUsage
 from winback.customers.feature_state import FeatureState
 from winback.customers.profile import Customer
 from winback.customers.signals import (
@@ -25,6 +30,7 @@ from winback.customers.signals import (
     NEGATIVE,
     PAYMENT_FAILED,
     REFUND,
+    SCORE,
     SERVICE_FAILURE,
     SLA_BREACH,
     TICKET_OPENED,
@@ -50,6 +56,11 @@ NUMERIC_FEATURES: tuple[str, ...] = (
     "tickets_unresolved",
     "usage_trend",
     "activity_trend",
+    "usage_30d",
+    "usage_90d",
+    "usage_level",
+    "score_mean_90d",
+    "days_since_contact",
     "days_since_positive",
     "days_since_last_event",
     "last_nps",
@@ -71,6 +82,8 @@ _WINDOW_CODES = (
     ("sla_breaches", SLA_BREACH),
 )
 NO_POSITIVE_DAYS = 365.0  # "days since the last positive signal" when there never was one
+NO_CONTACT_DAYS = 365.0  # "days since the last contact" when there never was one
+USAGE_LEVEL_RANGE = (-1.0, 3.0)  # usage_level: from "none at all" to "four times the cohort's"
 
 
 @dataclass(frozen=True)
@@ -158,6 +171,11 @@ def _template() -> dict[str, Any]:
         "tickets_unresolved",
         "usage_trend",
         "activity_trend",
+        "usage_30d",
+        "usage_90d",
+        "usage_level",
+        "score_mean_90d",
+        "days_since_contact",
         "days_since_positive",
         "days_since_last_event",
         "last_nps",
@@ -184,13 +202,17 @@ def _add(total: dict[str, int], part: dict[str, int]) -> None:
 
 
 def compute_features(
-    state: FeatureState, profile: Profile, as_of: datetime | int | None = None
+    state: FeatureState,
+    profile: Profile,
+    as_of: datetime | int | None = None,
+    cohorts: CohortUsage | None = None,
 ) -> dict[str, Any]:
     """The customer's features as of ``as_of`` (default: the state's latest event time).
 
     Only signals at or before ``as_of`` count, so features "as they were" at a past cut-off
     can be computed from a later state for the part it still holds (training uses the event
-    log itself, see :mod:`winback.risk.training`).
+    log itself, see :mod:`winback.risk.training`). ``cohorts``: the usage readings of every
+    cohort, for ``usage_level`` (0 without them).
     """
     if as_of is None:
         now = state.max_ts if state.max_ts is not None else 0
@@ -208,6 +230,11 @@ def compute_features(
     first_a: int | None = None
     latest: int | None = None
     base_u = recent_u = base_a = recent_a = 0.0
+    n_recent_u = n_base_u = 0  # usage readings in the last 30 days, and in the 60 before
+    measure: str | None = None  # the latest usage reading's measure
+    measure_ts = -1
+    score_sum = 0.0
+    score_n = 0
     for s in state.signals.values():
         ts = s.ts
         if ts > now:
@@ -225,10 +252,15 @@ def compute_features(
             if USAGE in codes:
                 if first_u is None or ts < first_u:
                     first_u = ts
+                # The latest reading's measure; at one time, the greatest name (order-free).
+                if ts > measure_ts or (ts == measure_ts and (s.category or "") > (measure or "")):
+                    measure, measure_ts = s.category, ts
                 if ts >= recent_start:
                     recent_u += s.value
+                    n_recent_u += 1
                 elif ts >= base90:
                     base_u += s.value
+                    n_base_u += 1
             if codes in _ACTIVITY_ONLY:
                 continue
         if ts <= oldest:
@@ -239,6 +271,9 @@ def compute_features(
         in_band = counts[band]
         for code in codes:
             in_band[code] = in_band.get(code, 0) + 1
+        if SCORE in codes:
+            score_sum += s.value
+            score_n += 1
         category = s.category
         if category is not None:
             if CONTACT in codes:
@@ -279,6 +314,21 @@ def compute_features(
     out["usage_trend"] = 0.0 if trend is None else round(trend, 4)
     activity_trend = _trend(first_a, base_a, recent_a, now)
     out["activity_trend"] = 0.0 if activity_trend is None else round(activity_trend, 4)
+    if n_recent_u:
+        out["usage_30d"] = round(recent_u / n_recent_u, 4)
+    else:
+        out["usage_30d"] = 0.0
+    n_90 = n_recent_u + n_base_u
+    out["usage_90d"] = round((recent_u + base_u) / n_90, 4) if n_90 else 0.0
+    out["usage_level"] = _usage_level(
+        cohorts, measure, profile.plan, recent_u / n_recent_u if n_recent_u else 0.0
+    )
+    out["score_mean_90d"] = round(score_sum / score_n, 4) if score_n else 0.0
+    contact = state.last.get("contact")
+    if contact is not None and contact[0] <= now:
+        out["days_since_contact"] = round((now - contact[0]) / DAY, 3)
+    else:
+        out["days_since_contact"] = NO_CONTACT_DAYS
     positive = state.last.get("positive")
     if positive is not None and positive[0] <= now:
         out["days_since_positive"] = round((now - positive[0]) / DAY, 3)
@@ -302,6 +352,21 @@ def compute_features(
     out["value"] = float(profile.value) if profile.value is not None else 0.0
     out["plan"] = profile.plan or "unknown"
     return out
+
+
+def _usage_level(
+    cohorts: CohortUsage | None, measure: str | None, plan: str | None, mean_30d: float
+) -> float:
+    """The last 30 days' mean reading against the cohort's median reading: -0.6 = "60 % below
+    similar customers", -1 = no usage in 30 days (after some before), 0 when there is nothing
+    to compare (no usage on record within the retention, or a cohort with too few readings)."""
+    if cohorts is None or measure is None:
+        return 0.0
+    median = cohorts.median(measure, plan)
+    if median is None or median <= 0:
+        return 0.0
+    low, high = USAGE_LEVEL_RANGE
+    return round(max(low, min(high, mean_30d / median - 1.0)), 4)
 
 
 _LAST_SCORES = (("nps", 7.5, "last_nps"), ("csat", 4.0, "last_csat"), ("ces", 3.0, "last_ces"))

@@ -13,6 +13,7 @@ from winback.cases.effects import Effect, effects_of
 from winback.cases.model import RecoveryCase, TimelineEntry
 from winback.cases.transitions import Change
 from winback.clock import Clock, FrozenClock
+from winback.customers.cohort import CohortUsage
 from winback.customers.profile import Customer
 from winback.events.model import Event
 from winback.risk.scoring import CustomerRisk
@@ -35,6 +36,7 @@ class MemoryUnit:
         self.effects: dict[str, Effect] = {}
         self.sla: dict[int, tuple[SlaState, list[TimerSpec]]] = {}
         self.risks: dict[str, CustomerRisk] = {}
+        self.cohorts = CohortUsage()
         self.texts: dict[str, TextAnalysis] = {}
         self._next_id = 1
 
@@ -91,6 +93,9 @@ class MemoryUnit:
 
     def save_customer_risk(self, risk: CustomerRisk) -> None:
         self.risks[risk.customer_id] = risk
+
+    def usage_cohorts(self) -> CohortUsage:
+        return self.cohorts
 
     def save_text_analysis(self, event: Event, analysis: TextAnalysis) -> None:
         self.texts[event.event_id] = analysis

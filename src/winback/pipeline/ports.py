@@ -20,6 +20,7 @@ from winback.cases.effects import Effect
 from winback.cases.model import RecoveryCase
 from winback.cases.transitions import Change
 from winback.clock import Clock
+from winback.customers.cohort import CohortUsage
 from winback.customers.profile import Customer
 from winback.events.model import Event
 from winback.pipeline.context import EventContext
@@ -62,6 +63,12 @@ class RiskPort(Protocol):
     def customer_risk(self, customer_id: str) -> CustomerRisk | None: ...
 
     def save_customer_risk(self, risk: CustomerRisk) -> None: ...
+
+    def usage_cohorts(self) -> CohortUsage:
+        """Every cohort's usage readings (:mod:`winback.customers.cohort`): the risk stage
+        reads them for ``usage_level`` and adds each usage reading; the unit keeps what was
+        added (``CohortUsage.pending``) with the batch."""
+        ...
 
 
 class TextPort(Protocol):

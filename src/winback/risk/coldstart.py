@@ -19,7 +19,9 @@ from typing import Any
 from winback.risk.reasons import describe
 from winback.risk.scoring import DEFAULT_HORIZON_DAYS, MAX_REASONS, Reason, RiskScore
 
-COLD_START_VERSION = "cold-start-v1"
+# v2 added the level terms (usage against the cohort, score mean, recent contact, 90-day
+# counts): a new version, so the re-score worker applies the new weights to every customer.
+COLD_START_VERSION = "cold-start-v2"
 DEFAULT_INTERCEPT = -2.4
 
 
@@ -51,6 +53,21 @@ def _new_customer(x: float) -> float:  # first year: 1 at day 0, 0 after a year
     return max(0.0, 1.0 - x / 365.0)
 
 
+def _below_cohort(x: float) -> float:
+    """Usage against the cohort's (``usage_level``, -1 ... 3) on a log scale: 0 at the cohort's
+    median, 0.69 at half of it, at most 1.39 (a quarter or less, no usage at all included), and
+    down to -0.69 at twice the median or more (a heavy user is less likely to leave)."""
+    return -math.log(min(max(1.0 + x, 0.25), 2.0))
+
+
+def _recent_contact(x: float) -> float:  # days since the last contact: 1 today, 0 after 90 days
+    return max(0.0, 1.0 - x / 90.0)
+
+
+def _low_scores_mean(x: float) -> float:  # mean score index (-1 ... 1): only below midpoint
+    return max(0.0, -x)
+
+
 @dataclass(frozen=True)
 class Term:
     feature: str
@@ -72,10 +89,15 @@ DEFAULT_TERMS: tuple[Term, ...] = (
     Term("sla_breaches_30d", 0.40, _count(3), "each broken service promise in 30 days"),
     Term("cancel_intent_30d", 1.50, _count(1), "said they want to cancel (text stage)"),
     Term("usage_trend", 1.50, _drop, "usage fall against the customer's own baseline (0-1)"),
+    Term("usage_level", 3.00, _below_cohort, "usage against the cohort's: -ln(level + 1)"),
     Term("activity_trend", 1.00, _drop, "activity fall against the customer's own baseline"),
     Term("last_nps", 0.80, _nps_gap, "detractor NPS: (7 - score) / 7"),
     Term("last_csat", 0.60, _csat_gap, "low CSAT: (3 - score) / 2"),
     Term("last_ces", 0.50, _ces_gap, "high effort CES: (score - 4) / 3"),
+    Term("score_mean_90d", 0.50, _low_scores_mean, "scores below the midpoint on average"),
+    Term("days_since_contact", 0.20, _recent_contact, "contacted recently: 1 - days / 90"),
+    Term("complaints_90d", 0.05, _count(10), "each complaint in 90 days (up to 10)"),
+    Term("negative_texts_90d", 0.05, _count(10), "each negative message in 90 days"),
     Term("days_since_positive", 0.30, _stale_positive, "no positive signal, over 180 days"),
     Term("tenure_days", 0.50, _new_customer, "new customer: 1 - tenure / 365"),
 )

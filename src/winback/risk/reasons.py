@@ -1,7 +1,8 @@
 """Reasons in plain words: one sentence per feature, from its value.
 
 ``describe("complaints_7d", features)`` → "3 complaints about billing in 7 days";
-``describe("usage_trend", features)`` → "usage down 60 % against usual". Features without a
+``describe("usage_trend", features)`` → "usage down 60 % against usual";
+``describe("usage_level", features)`` → "usage 60 % below similar customers'". Features without a
 sentence of their own get a neutral "<name>: <value>" so a trained model's reasons always read.
 """
 
@@ -64,6 +65,34 @@ def describe(feature: str, features: dict[str, Any]) -> str:
         if pct < 0:
             return f"{what} down {-pct} % against usual"
         return f"{what} up {pct} % against usual"
+    if feature == "usage_level":
+        level = float(value or 0)
+        if level <= -1.0:
+            return "no usage in 30 days, while similar customers use the service"
+        if level < 0:
+            return f"usage {round(-level * 100)} % below similar customers'"
+        if level >= 1.0:
+            return f"usage {level + 1:.1f} times similar customers'"
+        return f"usage {round(level * 100)} % above similar customers'"
+    if feature in ("usage_30d", "usage_90d"):
+        days = 30 if feature == "usage_30d" else 90
+        return f"average usage report {float(value or 0):g} in {days} days"
+    if feature == "score_mean_90d":
+        mean = float(value or 0)
+        if mean <= -0.5:
+            return "surveys and reviews poor on average in 90 days"
+        if mean < 0:
+            return "surveys and reviews below the midpoint on average in 90 days"
+        if mean > 0:
+            return "surveys and reviews above the midpoint on average in 90 days"
+        return "surveys and reviews at the midpoint in 90 days, or none"
+    if feature == "days_since_contact":
+        days = _n(value)
+        if days >= 365:
+            return "no contact on record"
+        if days == 0:
+            return "contacted us today"
+        return f"contacted us {_plural(days, 'day')} ago"
     if feature == "days_since_positive":
         days = _n(value)
         if days >= 365:

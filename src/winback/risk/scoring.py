@@ -2,7 +2,7 @@
 
 Plain values only (the dependency rule). A :class:`Scorer` turns a feature dict into a
 :class:`RiskScore`: a probability of churn within ``horizon_days`` and the top reasons in plain
-words, tagged with the model version that made it (``cold-start-v1`` for the built-in score).
+words, tagged with the model version that made it (``cold-start-v2`` for the built-in score).
 """
 
 from __future__ import annotations

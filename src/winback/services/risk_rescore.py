@@ -40,6 +40,7 @@ from sqlalchemy.engine import Engine
 
 from winback.cases.effects import Effect
 from winback.clock import Clock
+from winback.customers.cohort import CohortUsage
 from winback.customers.features import as_datetime, epoch
 from winback.customers.profile import Customer
 from winback.pipeline.stages.risk import JUMP_TOPIC, assess, is_jump
@@ -48,6 +49,7 @@ from winback.sources import Source
 from winback.store.engine import write_connection
 from winback.store.outbox import write_effects
 from winback.store.risk_store import (
+    load_usage_cohorts,
     oldest_risk_update,
     risks_of_other_models,
     stale_risks,
@@ -95,12 +97,13 @@ def rescored(
     *,
     jump_delta: float = DEFAULT_JUMP_DELTA,
     jump_min: float = DEFAULT_JUMP_MIN,
+    cohorts: CohortUsage | None = None,
 ) -> Rescore:
     """``current`` re-scored as of ``now`` (or of the customer's latest event, if that is later:
     a clock behind the events' receipt times never moves windows backwards)."""
     state = current.state
     as_of = now if state.max_ts is None or epoch(now) >= state.max_ts else as_datetime(state.max_ts)
-    features, score = assess(scorer, state, customer, as_of)
+    features, score = assess(scorer, state, customer, as_of, cohorts=cohorts)
     same_model = bool(current.model_version) and current.model_version == score.model_version
     previous = current.probability if same_model else None
     jumped = is_jump(previous, score.probability, jump_delta, jump_min)
@@ -175,6 +178,7 @@ class RiskRescorer:
         now = self._clock.now()
         with self._engine.connect() as conn:
             people = load_customers(conn, [r.customer_id for r in rows])
+            cohorts = load_usage_cohorts(conn)
         plans: list[Rescore] = []
         for row in rows:
             try:
@@ -186,6 +190,7 @@ class RiskRescorer:
                         now,
                         jump_delta=self.jump_delta,
                         jump_min=self.jump_min,
+                        cohorts=cohorts,
                     )
                 )
             except Exception:

@@ -12,11 +12,12 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
+from winback.customers.cohort import CohortUsage
 from winback.customers.features import FeatureState
 from winback.events.model import Event
 from winback.risk.scoring import CustomerRisk
 from winback.store.eventlog import chunks, to_event
-from winback.store.tables import customer_risk, customers, events
+from winback.store.tables import customer_risk, customers, events, usage_cohorts
 from winback.store.types import UTCDateTime
 
 
@@ -67,6 +68,30 @@ def write_customer_risks(conn: Connection, risks: Iterable[CustomerRisk]) -> Non
     )
     update = {col: insert.excluded[col] for col in rows[0] if col != "customer_id"}
     conn.execute(insert.on_conflict_do_update(index_elements=["customer_id"], set_=update), rows)
+
+
+def load_usage_cohorts(conn: Connection) -> CohortUsage:
+    """Every cohort's usage histogram (a few hundred rows: cohorts x bins that hold readings)."""
+    query = sa.select(usage_cohorts.c.cohort, usage_cohorts.c.bin, usage_cohorts.c.readings)
+    return CohortUsage((row.cohort, int(row.bin), int(row.readings)) for row in conn.execute(query))
+
+
+def add_usage_readings(conn: Connection, added: dict[tuple[str, int], int]) -> None:
+    """Add a batch's readings to the stored counts (an increment: two writers cannot lose one
+    another's readings, and the result does not depend on their order)."""
+    if not added:
+        return
+    rows = [{"cohort": k, "bin": b, "readings": n} for (k, b), n in sorted(added.items())]
+    insert = (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(
+        usage_cohorts
+    )
+    conn.execute(
+        insert.on_conflict_do_update(
+            index_elements=["cohort", "bin"],
+            set_={"readings": usage_cohorts.c.readings + insert.excluded.readings},
+        ),
+        rows,
+    )
 
 
 def count_events(conn: Connection) -> int:

@@ -270,6 +270,16 @@ customer_risk = sa.Table(
     sa.Index("ix_customer_risk_updated_at", "updated_at", "customer_id"),  # the re-score worker
 )
 
+# Usage readings per cohort (a usage measure and a plan, winback.customers.cohort): a count per
+# histogram bin, only ever added to, so the counts are the same whatever the events' order.
+usage_cohorts = sa.Table(
+    "usage_cohorts",
+    metadata,
+    sa.Column("cohort", sa.String(300), primary_key=True),
+    sa.Column("bin", sa.Integer(), primary_key=True),
+    sa.Column("readings", sa.BigInteger(), nullable=False),
+)
+
 # -- text understanding, one row per event with text --------------------------------------
 event_text = sa.Table(
     "event_text",

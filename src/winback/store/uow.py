@@ -21,6 +21,7 @@ from winback.cases.effects import Effect, effects_of
 from winback.cases.model import OPEN_STATUSES, RecoveryCase, TimelineEntry
 from winback.cases.transitions import Change
 from winback.clock import Clock
+from winback.customers.cohort import CohortUsage
 from winback.customers.profile import Customer
 from winback.events.model import Event
 from winback.risk.scoring import CustomerRisk
@@ -28,7 +29,12 @@ from winback.sla.tracking import SlaState, TimerSpec
 from winback.store.cases import append_timeline, case_from_row, insert_cases, update_cases
 from winback.store.eventlog import chunks
 from winback.store.outbox import insert_for, write_effects
-from winback.store.risk_store import load_customer_risks, write_customer_risks
+from winback.store.risk_store import (
+    add_usage_readings,
+    load_customer_risks,
+    load_usage_cohorts,
+    write_customer_risks,
+)
 from winback.store.sla_store import load_sla_states, write_sla
 from winback.store.tables import case_events, cases, customers, event_text
 from winback.text.analyzer import TextAnalysis
@@ -58,6 +64,7 @@ class BatchUnit:
         resolved_cases: dict[str, RecoveryCase] | None = None,
         sla_states: dict[int, SlaState] | None = None,
         customer_risks: dict[str, CustomerRisk] | None = None,
+        cohorts: CohortUsage | None = None,
     ) -> None:
         self.clock = clock
         self._customers = loaded_customers
@@ -73,6 +80,7 @@ class BatchUnit:
         self._sla_states = sla_states or {}
         self._risks = customer_risks or {}
         self._dirty_risks: dict[str, CustomerRisk] = {}
+        self._cohorts = cohorts
         self._sla: dict[int, tuple[RecoveryCase, SlaState, list[TimerSpec]]] = {}
 
     # -- reads -----------------------------------------------------------------------------
@@ -92,6 +100,11 @@ class BatchUnit:
 
     def customer_risk(self, customer_id: str) -> CustomerRisk | None:
         return self._risks.get(customer_id)
+
+    def usage_cohorts(self) -> CohortUsage:
+        if self._cohorts is None:
+            self._cohorts = CohortUsage()
+        return self._cohorts
 
     # -- writes ----------------------------------------------------------------------------
     def save_customer_risk(self, risk: CustomerRisk) -> None:
@@ -140,6 +153,8 @@ class BatchUnit:
     def flush(self, conn: Connection) -> None:
         self._flush_customers(conn)
         write_customer_risks(conn, self._dirty_risks.values())
+        if self._cohorts is not None:
+            add_usage_readings(conn, self._cohorts.take_pending())
         insert_cases(conn, self._new_cases)
         dirty = [(c, c.version) for c in self._dirty_cases.values()]
         if not update_cases(conn, dirty):
@@ -240,5 +255,11 @@ def load_batch_unit(
     sla_states = load_sla_states(conn, case_ids)
     risks = load_customer_risks(conn, customer_ids)
     return BatchUnit(
-        clock, loaded_customers, loaded_cases, resolved_cases, sla_states, customer_risks=risks
+        clock,
+        loaded_customers,
+        loaded_cases,
+        resolved_cases,
+        sla_states,
+        customer_risks=risks,
+        cohorts=load_usage_cohorts(conn),
     )

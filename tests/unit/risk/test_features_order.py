@@ -8,11 +8,13 @@ from unittest import mock
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from winback.customers.cohort import CohortUsage
 from winback.customers.features import (
     FeatureState,
     Profile,
     apply_to_state,
     compute_features,
+    usage_reading,
 )
 from winback.events.model import Event
 
@@ -110,3 +112,30 @@ def test_the_size_cap_keeps_the_same_signals_whatever_the_order(
     assert len(b.signals) <= cap
     assert a == b
     assert compute_features(a, Profile()) == compute_features(b, Profile())
+
+
+def cohorts_of(events: list[tuple[Event, Any]]) -> CohortUsage:
+    cohorts = CohortUsage()
+    for event, _ in events:
+        reading = usage_reading(event)
+        if reading is not None:
+            cohorts.add(reading[0], "basic", reading[1])
+    return cohorts
+
+
+@settings(max_examples=200, deadline=None)
+@given(histories(), st.randoms())
+def test_the_usage_cohorts_and_the_level_are_the_same_whatever_the_order(
+    history: tuple[list[tuple[Event, Any]], list[tuple[Event, Any]]], rng: Any
+) -> None:
+    in_order, shuffled = history
+    # Each event once (the processor runs each event once; the cohort counts rely on that).
+    once = list(in_order)
+    rng.shuffle(once)
+    a, b = cohorts_of(in_order), cohorts_of(once)
+    assert sorted(a.rows()) == sorted(b.rows())
+    assert a.median("sessions", "basic") == b.median("sessions", "basic")
+    profile = Profile(plan="basic")
+    assert compute_features(state_of(in_order), profile, None, a) == compute_features(
+        state_of(shuffled), profile, None, b
+    )

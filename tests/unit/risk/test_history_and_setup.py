@@ -7,7 +7,13 @@ import pytest
 
 from winback.models.registry import ModelRegistry
 from winback.risk.coldstart import ColdStartScorer
-from winback.risk.history import MODEL_NUMERIC, PROGRESS_EVERY, history_dataset
+from winback.risk.history import (
+    MODEL_NUMERIC,
+    NOT_LEARNT_FEATURES,
+    PROGRESS_EVERY,
+    history_dataset,
+    learnable,
+)
 from winback.risk.setup import RiskConfigError, build_scorer, load_risk_config
 from winback.risk.training import TrainingError
 
@@ -40,6 +46,23 @@ def test_history_rows_use_only_the_past_and_label_the_horizon_after() -> None:
     assert by_customer["b"][1] == 0
     assert set(row_a) == {*MODEL_NUMERIC, "plan"}
     assert data.customers == 2
+
+
+def test_a_model_learns_no_window_count_the_log_cuts_short_at_its_first_cut_off() -> None:
+    events = [ev("a0", "login", 0, customer="a"), ev("a9", "login", 200, customer="a")]
+    data = history_dataset(events, {}, horizon_days=90, step_days=30)
+    # The first cut-off is 30 days into the log: a 90-day count is cut short there.
+    assert "complaints_90d" not in data.numeric
+    assert "negative_texts_90d" not in data.numeric
+    assert {"complaints_30d", "complaints_7d", "usage_level", "days_since_contact"} <= set(
+        data.numeric
+    )
+    # Means over 90 days are not counts: a shorter window changes them little.
+    assert {"usage_90d", "score_mean_90d"} <= set(data.numeric)
+    assert set(learnable(90)) == set(MODEL_NUMERIC)
+    assert set(data.numeric) < set(MODEL_NUMERIC)
+    # The latest single scores are shown and used by the cold start, never learnt.
+    assert not NOT_LEARNT_FEATURES & set(MODEL_NUMERIC)
 
 
 def test_history_replay_reports_its_progress() -> None:

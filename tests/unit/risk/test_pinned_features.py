@@ -6,7 +6,7 @@ the features (as of the latest event, and for every fifth event as of ten days e
 training computes them) and the cold-start score with its reasons are taken.
 ``pinned-features.json`` holds, as recorded before the feature and scoring code was optimised,
 the SHA-256 of all of them and the sum of every numeric feature, so a change shows which
-feature moved.
+feature moved. Usage readings count in their cohort as they arrive (``usage_level``).
 
 A deliberate change of a feature's definition or of the weights changes these figures: then
 regenerate the file and say why in the commit::
@@ -22,6 +22,7 @@ import random
 from pathlib import Path
 from typing import Any
 
+from winback.customers.cohort import CohortUsage
 from winback.customers.features import (
     DAY,
     FeatureState,
@@ -30,6 +31,7 @@ from winback.customers.features import (
     compute_features,
     epoch,
     record_sla_breach,
+    usage_reading,
 )
 from winback.events.model import Event
 from winback.risk.coldstart import ColdStartScorer
@@ -105,6 +107,7 @@ def observations() -> tuple[str, dict[str, float]]:
     profiles: dict[str, Profile] = {}
     sha = hashlib.sha256()
     sums: dict[str, float] = {}
+    cohorts = CohortUsage()
     for i, (event, text) in enumerate(stream()):
         state = states.setdefault(event.customer_id, FeatureState())
         profile = profiles.setdefault(
@@ -116,13 +119,16 @@ def observations() -> tuple[str, dict[str, float]]:
             ),
         )
         apply_to_state(state, event, text)
+        reading = usage_reading(event)
+        if reading is not None:
+            cohorts.add(reading[0], profile.plan, reading[1])
         if i % 97 == 0:
             record_sla_breach(state, f"{i}:first_response:1", event.occurred_at)
         cuts: list[int | None] = [None]
         if i % 5 == 0 and state.max_ts is not None:
             cuts.append(state.max_ts - 10 * DAY)
         for as_of in cuts:
-            features = compute_features(state, profile, as_of)
+            features = compute_features(state, profile, as_of, cohorts)
             score = scorer.score(features)
             sha.update(json.dumps(features).encode())  # key order too
             sha.update(repr(score).encode())

@@ -83,10 +83,10 @@ def test_complaints_age_out_of_their_windows_as_time_passes() -> None:
 
 
 def test_re_scoring_at_the_last_events_time_changes_nothing() -> None:
-    row, customer, _ = processed(daily_usage())
+    row, customer, unit = processed(daily_usage())
     at = as_datetime(row.state.max_ts or 0)
 
-    plan = rescored(row, customer, ColdStartScorer(), at)
+    plan = rescored(row, customer, ColdStartScorer(), at, cohorts=unit.cohorts)
 
     assert plan.risk.probability == row.probability
     assert plan.risk.features == row.features
@@ -94,10 +94,10 @@ def test_re_scoring_at_the_last_events_time_changes_nothing() -> None:
 
 
 def test_a_clock_behind_the_latest_event_never_moves_the_windows_backwards() -> None:
-    row, customer, _ = processed(daily_usage())
+    row, customer, unit = processed(daily_usage())
     behind = as_datetime(row.state.max_ts or 0) - timedelta(days=20)
 
-    plan = rescored(row, customer, ColdStartScorer(), behind)
+    plan = rescored(row, customer, ColdStartScorer(), behind, cohorts=unit.cohorts)
 
     assert plan.risk.features == row.features
     assert plan.risk.as_of == as_datetime(row.state.max_ts or 0)
@@ -117,7 +117,21 @@ def test_a_new_models_first_score_is_a_baseline_not_a_jump() -> None:
 
 
 def test_the_stage_still_scores_as_of_the_latest_event() -> None:
-    row, customer, _ = processed(daily_usage())
+    row, customer, unit = processed(daily_usage())
 
-    assert row.features == compute_features(row.state, Profile.of(customer))
+    assert row.features == compute_features(row.state, Profile.of(customer), None, unit.cohorts)
     assert row.as_of == as_datetime(row.state.max_ts or 0)
+
+
+def test_silence_reads_as_no_usage_against_the_cohort_when_re_scored_with_it() -> None:
+    row, customer, unit = processed(daily_usage())
+    later = as_datetime(row.state.max_ts or 0) + timedelta(days=31)
+
+    with_cohort = rescored(row, customer, ColdStartScorer(), later, cohorts=unit.cohorts)
+    without = rescored(row, customer, ColdStartScorer(), later)
+
+    assert abs(row.features["usage_level"]) < 0.1  # as of the last event: the cohort's usual
+    assert with_cohort.risk.features["usage_level"] == -1.0
+    assert without.risk.features["usage_level"] == 0.0  # no cohort, no comparison
+    assert with_cohort.risk.probability > without.risk.probability
+    assert with_cohort.risk.reasons[0]["feature"] == "usage_level"

@@ -11,6 +11,9 @@ Runs after text understanding and before the playbooks:
    ``RiskResult.jumped`` (decision stages read it on the same event) and emit a ``risk.jumped``
    effect to the outbox (key ``risk.jumped:<event id>``, so once per event).
 
+Each usage report also counts in its cohort's readings (``unit.usage_cohorts()``, see
+:mod:`winback.customers.cohort`), which ``usage_level`` compares the customer with.
+
 SLA breaches the customer suffered are counted in ``sla_breaches_*``
 (:func:`winback.customers.features.record_sla_breach`, idempotent per key) from two sources:
 
@@ -31,6 +34,7 @@ from datetime import datetime
 from typing import Any
 
 from winback.cases.effects import Effect
+from winback.customers.cohort import CohortUsage
 from winback.customers.features import (
     FeatureState,
     Profile,
@@ -39,6 +43,7 @@ from winback.customers.features import (
     compute_features,
     is_churned,
     record_sla_breach,
+    usage_reading,
 )
 from winback.customers.profile import Customer
 from winback.pipeline.context import EventContext
@@ -90,7 +95,11 @@ class RiskStage:
                 for key, at in sla_breaches(case.id, unit.sla_state(case)):
                     record_sla_breach(state, key, at)
         customer = ctx.customer or unit.customer(event.customer_id)
-        features, score = assess(self.scorer, state, customer)
+        cohorts = unit.usage_cohorts()
+        reading = usage_reading(event)
+        if reading is not None:
+            cohorts.add(reading[0], customer.plan if customer else None, reading[1])
+        features, score = assess(self.scorer, state, customer, cohorts=cohorts)
         previous = current.probability if current is not None and current.model_version else None
         jumped = is_jump(previous, score.probability, self.jump_delta, self.jump_min)
         now = unit.clock.now()
@@ -135,13 +144,16 @@ def assess(
     state: FeatureState,
     customer: Customer | None,
     as_of: datetime | None = None,
+    *,
+    cohorts: CohortUsage | None = None,
 ) -> tuple[dict[str, Any], RiskScore]:
     """The customer's features as of ``as_of`` (default: their latest event) and their score.
 
     The stage scores as of the event it processes; the re-score worker
-    (:mod:`winback.services.risk_rescore`) scores as of now, so silence counts.
+    (:mod:`winback.services.risk_rescore`) scores as of now, so silence counts. ``cohorts``:
+    every cohort's usage readings, for ``usage_level``.
     """
-    features = compute_features(state, Profile.of(customer), as_of)
+    features = compute_features(state, Profile.of(customer), as_of, cohorts)
     if is_churned(state):
         cancelled = Reason("cancelled", "cancelled their subscription", 1.0)
         return features, RiskScore(1.0, (cancelled,), scorer.version, scorer.horizon_days)
