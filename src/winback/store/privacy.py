@@ -75,6 +75,7 @@ NOT_CUSTOMER_DATA: dict[str, str] = {
     "log_partitions": "the log's partitions and their leases (worker names)",
     "processor_members": "the running workers and their heartbeats",
     "webhook_subscriptions": "the integrations' endpoints and topics",
+    "usage_cohorts": "usage histograms per plan and measure: counts of many customers, no ids",
 }
 
 ERASED = "[erased]"
