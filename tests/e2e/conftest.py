@@ -48,3 +48,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 def uid() -> str:
     """A short unique prefix for the ids a test sends."""
     return uuid.uuid4().hex[:10]
+
+
+from .browser import browser  # noqa: E402, F401  (Chromium for the console's browser tests)

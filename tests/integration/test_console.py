@@ -22,7 +22,7 @@ from winback.console.auth import console_principal
 from winback.console.live import ChangeFeed
 from winback.identity import Principal
 from winback.pipeline.processor import Processor
-from winback.store.tables import case_timeline, cases, remedy_grants
+from winback.store.tables import case_timeline, cases, remedy_grants, sla_timers
 
 from .support import body, log_events, rows
 
@@ -59,6 +59,7 @@ def console(engine: Engine, frozen_clock: FrozenClock, tmp_path: Path) -> Iterat
         config_dir=tmp_path / "config",
         models_dir=tmp_path / "models",
         processor="off",
+        session_cookie_secure=False,  # the test client speaks plain http
     )
     container = build_runtime(settings, frozen_clock)
     container.engine.dispose()
@@ -100,8 +101,13 @@ def test_the_queue_lists_open_cases_most_urgent_deadline_first(console: Console)
     page = console.as_(LEA).get("/console?view=open")
     assert page.status_code == 200
     order = [int(n) for n in re.findall(r'data-href="/console/cases/(\d+)"', page.text)]
-    # The same SLA policy for all: the case opened first is due first.
-    assert order == [console.ids[c] for c in ("amy", "ben", "cat")]
+    # Earliest unfired SLA breach first, as the timers say.
+    due = {}
+    for timer in rows(console.engine, sa.select(sla_timers).where(sla_timers.c.kind == "breach")):
+        if timer.fired_at is None:
+            due[timer.case_id] = min(due.get(timer.case_id, timer.due_at), timer.due_at)
+    assert order == sorted(due, key=lambda case_id: (due[case_id], case_id))
+    assert len(order) == 3
     assert "gold" in page.text
     assert "900" in page.text
     assert "data-countdown" in page.text
@@ -202,3 +208,72 @@ def test_the_change_feed_wakes_listeners_when_a_case_changes(console: Console) -
     [version] = asyncio.run(scenario())
     with console.engine.connect() as conn:
         assert version == conn.execute(sa.select(sa.func.max(case_timeline.c.id))).scalar()
+
+
+@pytest.fixture
+def real_login(console: Console) -> TestClient:
+    """The console without the test's principal override: people log in for real."""
+    from datetime import UTC, datetime
+
+    from winback.identity import SYSTEM
+    from winback.services.identity import create_user
+    from winback.store.engine import write_connection
+
+    with write_connection(console.engine) as conn, conn.begin():
+        create_user(
+            conn, SYSTEM, name="ana", role="agent", password="ana-password-1234",
+            now=datetime.now(UTC),
+        )  # fmt: skip
+    console.client.app.dependency_overrides.clear()  # type: ignore[attr-defined]
+    return console.client
+
+
+def login(client: TestClient, password: str, **headers: str) -> object:
+    return client.post(
+        "/login",
+        data={"name": "ana", "password": password, "next": "/console/approvals"},
+        headers={"Sec-Fetch-Site": "same-origin", **headers},
+    )
+
+
+def test_logging_in_sets_the_session_and_goes_where_the_person_was_going(
+    console: Console, real_login: TestClient
+) -> None:
+    wrong = login(real_login, "not-the-password")
+    assert wrong.status_code == 401
+    assert "Wrong user name or password" in wrong.text
+    assert "winback_session" not in real_login.cookies
+    cross_site = login(real_login, "ana-password-1234", **{"Sec-Fetch-Site": "cross-site"})
+    assert cross_site.status_code == 403  # another site may not log a browser in
+    assert "winback_session" not in real_login.cookies
+    done = login(real_login, "ana-password-1234")
+    assert done.status_code == 303
+    assert done.headers["location"] == "/console/approvals"
+    assert real_login.get("/console").status_code == 200
+
+
+def test_a_form_without_its_csrf_token_changes_nothing(
+    console: Console, real_login: TestClient
+) -> None:
+    assert login(real_login, "ana-password-1234").status_code == 303
+    case_id = console.ids["ben"]
+    page = real_login.get(f"/console/cases/{case_id}")
+    [token] = re.findall(r'name="csrf_token" value="([^"]+)"', page.text)[:1]
+    before = console.case("ben").version
+    forged = act(real_login, case_id, action="note", text="from elsewhere")
+    assert forged.status_code == 403
+    assert console.case("ben").version == before
+    ok = act(real_login, case_id, action="note", text="mine", csrf_token=token)
+    assert ok.status_code == 303
+    assert console.case("ben").version == before + 1
+    out = real_login.post("/logout", data={"csrf_token": token})
+    assert out.status_code == 303
+    assert real_login.get("/console").status_code == 303  # the session has ended
+
+
+def test_login_only_follows_console_addresses() -> None:
+    from winback.console.views import _safe_next
+
+    assert _safe_next("/console/cases/3") == "/console/cases/3"
+    for elsewhere in ("https://evil.example/console", "//evil.example/console", "/docs", None):
+        assert _safe_next(elsewhere) == "/console"
