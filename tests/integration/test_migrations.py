@@ -25,6 +25,12 @@ TABLES = {
     "customer_risk",
     "remedy_grants",  # issue 7
     "routing_agents",
+    # analytics read models
+    "analytics_case_facts",
+    "analytics_case_daily",
+    "analytics_score_daily",
+    "analytics_exposures",
+    "analytics_customer_fates",
 }
 
 

@@ -1,0 +1,206 @@
+"""Analytics against a real database (SQLite, and PostgreSQL when configured): the processor
+and agents make cases, the analytics worker keeps the read models, the reports read them."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from winback.clock import FrozenClock
+from winback.errors import InvalidInput
+from winback.pipeline.processor import Processor
+from winback.pipeline.stages import default_stages
+from winback.playbooks.engine import control_bucket
+from winback.playbooks.loader import parse_playbook
+from winback.playbooks.model import PlaybookSet
+from winback.services import analytics
+from winback.services.cases import perform_action
+from winback.sla.config import parse_sla
+from winback.sla.engine import SlaEngine
+from winback.sources import Source
+from winback.store.tables import analytics_case_daily, analytics_exposures, cases
+
+from .support import body, log_events, nps, rows
+
+T0 = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)  # a Tuesday
+H = timedelta(hours=1)
+RULE = "care/complaints"
+
+SLA = parse_sla(
+    {
+        "policies": [
+            {
+                "name": "standard",
+                "targets": {"first_response": "1h", "next_response": "4h", "resolution": "8h"},
+            }
+        ]
+    }
+)
+BOOK = parse_playbook(
+    """
+playbook: care
+version: 1
+mode: first_match
+rules:
+  - name: complaints
+    when: {event.type: complaint}
+    then: {priority: P2, assign: {team: care}, sla_policy: standard, control: 0.5}
+""",
+    "test",
+)
+
+
+def run(engine: Engine, clock: FrozenClock) -> None:
+    stages = default_stages(
+        playbooks=Source.fixed("playbooks", PlaybookSet((BOOK,))),
+        sla=Source.fixed("sla", SlaEngine(SLA)),
+    )
+    Processor(engine, stages, clock).run_until_idle()
+
+
+def act(engine: Engine, clock: FrozenClock, case_id: int, action: str, **params: Any) -> None:
+    perform_action(engine, clock, SlaEngine(SLA), case_id, action, "user:ana", params, None)
+
+
+def case_of(engine: Engine, customer: str) -> int:
+    with engine.connect() as conn:
+        return int(
+            conn.execute(sa.select(cases.c.id).where(cases.c.customer_id == customer)).scalar_one()
+        )
+
+
+def treated(customer: str) -> bool:
+    return control_bucket(customer, RULE) >= 0.5
+
+
+def complaint(customer: str, segment: str = "smb") -> dict[str, Any]:
+    return body(
+        f"c-{customer}",
+        "complaint",
+        customer,
+        text="this is terrible",
+        channel="chat",
+        customer_fields={"segment": segment},
+    )
+
+
+@pytest.fixture
+def clock() -> FrozenClock:
+    return FrozenClock(T0)
+
+
+def test_service_metrics_follow_cases_as_they_change(engine: Engine, clock: FrozenClock) -> None:
+    people = [f"p{i}" for i in range(30) if treated(f"p{i}")][:3]
+    assert len(people) == 3
+    a, b, c = people
+    log_events(engine, clock.now(), *(complaint(p) for p in people))
+    run(engine, clock)
+    updater = analytics.AnalyticsUpdater(engine, clock)
+    updater.run_until_idle()
+    [row] = analytics.service_metrics(engine)
+    assert row["cases_opened"] == 3
+    assert row["cases_resolved"] == 0
+    assert row["first_response_s"] is None
+
+    # a: replied after 30 minutes, resolved after 2 hours (both SLA targets met).
+    clock.set(T0 + H / 2)
+    act(engine, clock, case_of(engine, a), "reply", text="sorry, on it")
+    clock.set(T0 + 2 * H)
+    act(engine, clock, case_of(engine, a), "resolve", outcome="fixed", root_cause="bug")
+    # b: acknowledged and replied to after 3 hours (first response breached).
+    clock.set(T0 + 3 * H)
+    act(engine, clock, case_of(engine, b), "acknowledge")
+    act(engine, clock, case_of(engine, b), "reply", text="here is what happened")
+    # a answers the follow-up survey well, a day after the resolution.
+    clock.set(T0 + 26 * H)
+    log_events(engine, clock.now(), nps("s-a", 9, a, channel="email"))
+    run(engine, clock)
+    updater.run_until_idle()
+
+    [row] = analytics.service_metrics(engine)
+    assert row["cases_opened"] == 3
+    assert row["cases_resolved"] == 1
+    assert row["first_response_s"] == pytest.approx((1800 + 3 * 3600) / 2)
+    assert row["time_to_acknowledge_s"] == pytest.approx((1800 + 3 * 3600) / 2)
+    assert row["resolution_s"] == pytest.approx(2 * 3600)
+    assert row["sla_first_response_attainment"] == pytest.approx(0.5)
+    assert row["sla_first_response_attainment_wall"] == pytest.approx(0.5)
+    assert row["sla_resolution_attainment"] == pytest.approx(1.0)
+    assert row["followup_answered"] == 1
+    assert row["recovery_rate"] == pytest.approx(1.0)
+    assert row["reopen_rate"] == pytest.approx(0.0)
+
+    # Sliced: the rule, team, segment and channel come from the case and its customer.
+    [sliced] = analytics.service_metrics(engine, by=["rule", "team", "segment", "channel"])
+    assert (sliced["rule"], sliced["team"], sliced["segment"]) == (RULE, "care", "smb")
+    assert sliced["channel"] == "chat"
+    per_day = analytics.service_metrics(engine, period="day")
+    assert [r["period"] for r in per_day] == ["2026-11-24"]
+
+    # Reassigning c moves its contribution to another slice, it is not counted twice.
+    clock.set(T0 + 27 * H)
+    act(engine, clock, case_of(engine, c), "assign", owner="bo")
+    updater.run_until_idle()
+    by_agent = {r["agent"]: r for r in analytics.service_metrics(engine, by=["agent"])}
+    assert by_agent["bo"]["cases_opened"] == 1
+    assert sum(r["cases_opened"] for r in by_agent.values()) == 3
+
+    # Running again changes nothing (the read model is idempotent).
+    before = rows(engine, sa.select(analytics_case_daily).order_by(*analytics_case_daily.c))
+    assert updater.step().cases == 0
+    after = rows(engine, sa.select(analytics_case_daily).order_by(*analytics_case_daily.c))
+    assert before == after
+
+    # A fresh worker (a restart) re-reads its overlap window and still changes nothing.
+    analytics.AnalyticsUpdater(engine, clock).run_until_idle()
+    assert rows(engine, sa.select(analytics_case_daily).order_by(*analytics_case_daily.c)) == after
+
+    scores = analytics.score_metrics(engine, kinds=["nps"])
+    assert [(s["kind"], s["responses"], s["score"]) for s in scores] == [("nps", 1, 100.0)]
+
+    backlog = analytics.backlog(engine, clock.now())
+    assert backlog == [{"open_cases": 2, "oldest_age_s": 27 * 3600.0}]
+
+    with pytest.raises(InvalidInput):
+        analytics.service_metrics(engine, by=["planet"])
+
+
+def test_retention_compares_treated_with_the_held_out(engine: Engine, clock: FrozenClock) -> None:
+    people = [f"r{i}" for i in range(60)]
+    log_events(engine, clock.now(), *(complaint(p) for p in people))
+    run(engine, clock)
+    # Every held-out customer cancels 40 days later; treated ones stay.
+    held = [p for p in people if not treated(p)]
+    assert 10 < len(held) < 50
+    clock.set(T0 + timedelta(days=40))
+    log_events(
+        engine,
+        clock.now(),
+        *(body(f"x-{p}", "subscription.cancelled", p) for p in held),
+    )
+    run(engine, clock)
+    clock.set(T0 + timedelta(days=100))
+    analytics.AnalyticsUpdater(engine, clock).run_until_idle()
+    arms = {r.customer_id: r.arm for r in rows(engine, sa.select(analytics_exposures))}
+    assert arms == {p: ("treated" if treated(p) else "control") for p in people}
+
+    report = analytics.retention_report(engine, clock.now(), horizons=(30, 60))
+    by_days = {r["days"]: r for r in report}
+    assert by_days[30]["effect_points"] == 0.0  # nobody had left by day 30
+    assert by_days[60]["control_retention"] == 0.0
+    assert by_days[60]["treated_retention"] == 1.0
+    assert by_days[60]["effect_points"] == 100.0
+    assert by_days[60]["ci_low_points"] > 50
+    assert by_days[60]["verdict"].startswith(f"{RULE}: +100.0 points retained at 60 days")
+    assert by_days[60]["n"] == len(people)
+
+    segments = analytics.retention_report(
+        engine, clock.now(), horizons=(60,), by=["rule", "segment"]
+    )
+    assert [r["segment"] for r in segments] == ["smb"]
+    with pytest.raises(InvalidInput):
+        analytics.retention_report(engine, clock.now(), by=["segment"])
