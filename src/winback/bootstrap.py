@@ -38,6 +38,7 @@ from winback.remedies.config import REMEDIES_FILE, load_catalogue
 from winback.risk.scoring import Scorer
 from winback.risk.setup import RISK_FILE, build_scorer, load_risk_config
 from winback.routing.config import AGENTS_FILE, TEAMS_FILE, RoutingConfig, load_routing
+from winback.services.analytics import AnalyticsUpdater
 from winback.services.risk_rescore import RiskRescorer
 from winback.services.routing import roster_configured, run_routing
 from winback.services.sla_timers import TimerService
@@ -227,7 +228,8 @@ def build_workers(
     """The background workers of a processing process: the processor (woken by ingest through
     ``wake``), the SLA timers (``WINBACK_SLA_TIMERS``), routing
     (``WINBACK_ROUTING_INTERVAL_SECONDS`` > 0) and the risk re-score
-    (``WINBACK_RISK_RESCORE_INTERVAL_SECONDS`` > 0). The first runs in the caller's thread
+    (``WINBACK_RISK_RESCORE_INTERVAL_SECONDS`` > 0) and the analytics read models
+    (``WINBACK_ANALYTICS_INTERVAL_SECONDS`` > 0). The first runs in the caller's thread
     (:meth:`LoopWorker.run`); start the others."""
     clock = clock or SystemClock()
     sources = sources or build_sources(settings)
@@ -266,6 +268,9 @@ def build_workers(
     if settings.risk_rescore_interval_seconds > 0:
         rescorer = build_risk_rescorer(settings, engine, clock, sources)
         workers.append(LoopWorker("winback-risk-rescore", rescorer.round, stop=stop))
+    if settings.analytics_interval_seconds > 0:
+        updater = AnalyticsUpdater(engine, clock, settings.analytics_interval_seconds)
+        workers.append(LoopWorker("winback-analytics", updater.round, stop=stop))
     return workers
 
 

@@ -3,14 +3,21 @@ and agents make cases, the analytics worker keeps the read models, the reports r
 
 from __future__ import annotations
 
+import json
+import threading
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
+from typer.testing import CliRunner
 
+from winback.bootstrap import build_workers
+from winback.cli import app
 from winback.clock import FrozenClock
+from winback.config import Settings
 from winback.errors import InvalidInput
 from winback.pipeline.processor import Processor
 from winback.pipeline.stages import default_stages
@@ -24,7 +31,7 @@ from winback.sla.engine import SlaEngine
 from winback.sources import Source
 from winback.store.tables import analytics_case_daily, analytics_exposures, cases
 
-from .support import body, log_events, nps, rows
+from .support import api_app, body, log_events, nps, rows
 
 T0 = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)  # a Tuesday
 H = timedelta(hours=1)
@@ -204,3 +211,105 @@ def test_retention_compares_treated_with_the_held_out(engine: Engine, clock: Fro
     assert [r["segment"] for r in segments] == ["smb"]
     with pytest.raises(InvalidInput):
         analytics.retention_report(engine, clock.now(), by=["segment"])
+
+
+def test_the_processing_process_runs_the_analytics_worker_unless_turned_off(
+    sqlite_engine: Engine, tmp_path: Path
+) -> None:
+    stop = threading.Event()
+    base: dict[str, Any] = {
+        "models_dir": tmp_path / "m",
+        "sla_timers": False,
+        "routing_interval_seconds": 0,
+        "risk_rescore_interval_seconds": 0,
+    }
+    on = build_workers(Settings(**base), sqlite_engine, stop)
+    off = build_workers(Settings(**base, analytics_interval_seconds=0), sqlite_engine, stop)
+    assert [w.name for w in on] == ["winback-processor", "winback-analytics"]
+    assert [w.name for w in off] == ["winback-processor"]
+
+
+def test_the_api_serves_json_csv_and_live_gauges(tmp_path: Path) -> None:
+    client, _, engine = api_app(tmp_path, T0)
+    clock = FrozenClock(T0)
+    log_events(engine, T0, complaint("a1", "vip"), complaint("a2", "smb"))
+    log_events(engine, T0, nps("n1", 10, "a9", channel="email"), nps("n2", 2, "a8"))
+    Processor(engine, default_stages(), clock).run_until_idle()
+    analytics.AnalyticsUpdater(engine, clock).run_until_idle()
+
+    got = client.get("/v1/analytics/service", params={"by": "segment", "period": "day"})
+    assert got.status_code == 200, got.text
+    body_ = got.json()
+    assert body_["by"] == ["segment"]
+    assert {(r["period"], r["segment"], r["cases_opened"]) for r in body_["rows"]} == {
+        ("2026-11-24", "smb", 1),
+        ("2026-11-24", "vip", 1),
+        ("2026-11-24", None, 1),  # the detractor's case: no segment known
+    }
+    only = client.get("/v1/analytics/service", params={"segment": "vip"}).json()["rows"]
+    assert [r["cases_opened"] for r in only] == [1]
+    empty = client.get("/v1/analytics/service", params={"from": "2026-11-25"}).json()
+    assert empty["rows"] == []
+
+    csv_text = client.get("/v1/analytics/service", params={"by": "segment", "format": "csv"})
+    assert csv_text.headers["content-type"].startswith("text/csv")
+    lines = csv_text.text.splitlines()
+    assert lines[0].startswith("period,segment,cases_opened,")
+    assert len(lines) == 4
+
+    nps_rows = client.get("/v1/analytics/scores", params={"kind": "nps"}).json()["rows"]
+    assert [(r["responses"], r["score"], r["promoters"]) for r in nps_rows] == [(2, 0.0, 1)]
+    scores_csv = client.get("/v1/analytics/scores", params={"kind": "nps", "format": "csv"})
+    assert "distribution_10" in scores_csv.text.splitlines()[0]
+
+    live = client.get("/v1/analytics/backlog").json()["rows"]
+    assert live == [{"open_cases": 3, "oldest_age_s": 0.0}]
+    metrics = client.get("/metrics").text
+    assert 'winback_backlog_open_cases{team=""} 3.0' in metrics
+    assert "winback_backlog_oldest_age_seconds" in metrics
+
+    retention = client.get("/v1/analytics/retention", params={"days": "30"})
+    assert retention.status_code == 200
+    assert retention.json()["rows"] == []  # the built-in rule holds nobody out
+
+    needed = client.get(
+        "/v1/analytics/sample-size", params={"baseline": 0.85, "effect_points": 4}
+    ).json()
+    assert needed["needed"]["total"] > needed["needed"]["treated"] > 0
+
+    for bad in (
+        ("/v1/analytics/service", {"by": "planet"}),
+        ("/v1/analytics/service", {"period": "decade"}),
+        ("/v1/analytics/scores", {"kind": "mood"}),
+        ("/v1/analytics/retention", {"days": "soon"}),
+        ("/v1/analytics/retention", {"by": "segment"}),
+        ("/v1/analytics/sample-size", {"baseline": 0.9, "effect_points": 0}),
+    ):
+        answer = client.get(bad[0], params=bad[1])
+        assert answer.status_code == 422, (bad, answer.text)
+
+
+def test_winback_report_prints_tables_csv_and_json(
+    sqlite_engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = FrozenClock(T0)
+    log_events(sqlite_engine, T0, complaint("k1", "vip"), nps("k2", 9, "k2"))
+    Processor(sqlite_engine, default_stages(), clock).run_until_idle()
+    monkeypatch.setenv("WINBACK_DATABASE_URL", str(sqlite_engine.url))
+    monkeypatch.setenv("WINBACK_MODELS_DIR", str(tmp_path / "models"))
+    runner = CliRunner()
+    as_json = runner.invoke(app, ["report", "service", "--by", "segment", "--format", "json"])
+    assert as_json.exit_code == 0, as_json.output
+    [row] = json.loads(as_json.stdout)
+    assert (row["segment"], row["cases_opened"]) == ("vip", 1)
+    table = runner.invoke(app, ["report", "scores", "--kind", "nps"])
+    assert table.exit_code == 0, table.output
+    assert "nps" in table.stdout
+    as_csv = runner.invoke(app, ["report", "backlog", "--by", "team", "--format", "csv"])
+    assert as_csv.stdout.splitlines()[0] == "team,open_cases,oldest_age_s"
+    retention = runner.invoke(app, ["report", "retention", "--days", "30"])
+    assert retention.exit_code == 0, retention.output
+    assert "(no rows)" in retention.stdout
+    bad = runner.invoke(app, ["report", "service", "--by", "planet"])
+    assert bad.exit_code == 2
+    assert "unknown 'planet'" in bad.output

@@ -197,7 +197,11 @@ def test_build_workers_adds_the_re_score_worker_unless_the_interval_is_zero(
     engine: Engine, tmp_path: Path
 ) -> None:
     stop = threading.Event()
-    base: dict[str, Any] = {"models_dir": tmp_path / "m", "sla_timers": False}
+    base: dict[str, Any] = {
+        "models_dir": tmp_path / "m",
+        "sla_timers": False,
+        "analytics_interval_seconds": 0,
+    }
     on = build_workers(Settings(**base, routing_interval_seconds=0), engine, stop)
     off = build_workers(
         Settings(**base, routing_interval_seconds=0, risk_rescore_interval_seconds=0),

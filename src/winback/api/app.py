@@ -13,7 +13,7 @@ from fastapi_offline import FastAPIOffline
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 import winback
-from winback.api import cases, customers, errors, events, health, remedies, routing
+from winback.api import analytics, cases, customers, errors, events, health, remedies, routing
 from winback.api.metrics import Metrics
 from winback.api.overload import LagWatch, Shedder, SheddingGate
 from winback.bootstrap import Runtime
@@ -78,7 +78,7 @@ def create_app(container: Runtime, runner: ProcessorRunner | None = None) -> Fas
     )
     app.state.container = container
     app.state.metrics = metrics = Metrics(
-        container.engine, container.committer, container.sources.all
+        container.engine, container.committer, container.sources.all, clock=container.clock
     )
     app.state.shedder = shedder
     gate = SheddingGate(shedder=shedder, metrics=metrics, max_body_bytes=settings.max_body_bytes)
@@ -89,6 +89,7 @@ def create_app(container: Runtime, runner: ProcessorRunner | None = None) -> Fas
         app.include_router(module.router)
     app.include_router(remedies.router)  # remedy recommendations
     app.include_router(routing.router)  # agents, routing runs
+    app.include_router(analytics.router)  # service metrics, scores, backlog, retention
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:

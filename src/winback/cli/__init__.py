@@ -17,6 +17,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from winback.cli.churn import evaluate_churn, models_activate, models_list, train_churn
+from winback.cli.report import report_app
 from winback.cli.rules import rules_app
 from winback.cli.sla import sla_app
 from winback.cli.text import evaluate_text, train_text
@@ -36,6 +37,7 @@ models_app = typer.Typer(help="Versioned model files: list, activate.", no_args_
 app.add_typer(models_app, name="models")
 app.add_typer(sla_app, name="sla")  # winback sla check / recompute
 app.add_typer(rules_app, name="rules")  # winback rules check / dry-run
+app.add_typer(report_app, name="report")  # winback report service / scores / backlog / retention
 console = Console(stderr=True)
 evaluate_app.command("text")(evaluate_text)  # winback evaluate text
 train_app.command("text")(train_text)  # winback train text
