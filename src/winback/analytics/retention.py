@@ -130,9 +130,9 @@ def sample_size(
     pooled = s * pc + (1 - s) * pt
     a0 = pooled * (1 - pooled) * (1 / (1 - s) + 1 / s)
     a1 = pt * (1 - pt) / (1 - s) + pc * (1 - pc) / s
-    total = math.ceil((z_a * math.sqrt(a0) + z_b * math.sqrt(a1)) ** 2 / effect**2)
-    control = math.ceil(total * s)
-    return {"total": total, "treated": total - control, "control": control}
+    total = (z_a * math.sqrt(a0) + z_b * math.sqrt(a1)) ** 2 / effect**2
+    treated, control = math.ceil(total * (1 - s) - 1e-9), math.ceil(total * s - 1e-9)
+    return {"total": treated + control, "treated": treated, "control": control}
 
 
 @dataclass(frozen=True)
