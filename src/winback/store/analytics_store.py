@@ -4,8 +4,8 @@ queries.
 Feeds, each after a cursor kept in ``processor_cursors`` (names ``analytics:*``):
 
 - the event log by ``seq`` (commit order, contract 9): survey answers into
-  ``analytics_score_daily``, cancellations, renewals and activity into
-  ``analytics_customer_fates``;
+  ``analytics_score_daily``, cancellations and renewals into ``analytics_customer_fates``
+  (a customer's last activity is ``customers.last_event_at``);
 - the case timelines by ``id``: the cases whose contribution may have changed;
 - the outbox by ``id``: the playbooks' ``playbook.holdout`` / ``playbook.treated`` records into
   ``analytics_exposures``.
@@ -60,7 +60,9 @@ from winback.store.tables import (
 
 OVERLAP = 5000
 EXPOSURE_TOPICS = {"playbook.holdout": "control", "playbook.treated": "treated"}
-NOT_ACTIVITY = frozenset({"subscription.cancelled", "outage"})
+# The events the analytics read: survey answers (their score) and the subscription's end or
+# renewal. A customer's last activity is ``customers.last_event_at`` (the processor keeps it).
+FEED_TYPES = ("survey.response", "subscription.cancelled", "subscription.renewed")
 _HANDLED = ("case.status_changed", "case.reply")
 
 
@@ -116,28 +118,31 @@ class Window:
 @dataclass
 class EventBatch:
     last_seq: int
-    count: int
+    count: int  # events looked at (the relevant ones and the rest)
     scores: dict[tuple[date, str, int, str, str, str], int]
     fates: dict[str, dict[str, datetime]]
     answered: dict[str, datetime]  # customer -> latest survey answer in the batch
 
 
 def read_events(conn: Connection, after: int, limit: int) -> EventBatch:
+    """The next ``limit`` events of the log; only the survey answers, cancellations and
+    renewals among them are read whole (the database skips the rest)."""
+    window = (
+        sa.select(events.c.seq).where(events.c.seq > after).order_by(events.c.seq).limit(limit)
+    ).subquery()
+    upper, count = conn.execute(
+        sa.select(sa.func.max(window.c.seq), sa.func.count()).select_from(window)
+    ).one()
+    batch = EventBatch(after, int(count or 0), defaultdict(int), {}, {})
+    if not count:
+        return batch
+    batch.last_seq = int(upper)
     rows = conn.execute(
-        sa.select(
-            events.c.seq,
-            events.c.type,
-            events.c.customer_id,
-            events.c.occurred_at,
-            events.c.payload,
-        )
-        .where(events.c.seq > after)
+        sa.select(events.c.type, events.c.customer_id, events.c.occurred_at, events.c.payload)
+        .where(events.c.seq > after, events.c.seq <= upper, events.c.type.in_(FEED_TYPES))
         .order_by(events.c.seq)
-        .limit(limit)
-    ).all()
-    batch = EventBatch(after, len(rows), defaultdict(int), {}, {})
+    )
     for row in rows:
-        batch.last_seq = row.seq
         payload = row.payload or {}
         at: datetime = row.occurred_at
         score = payload.get("score")
@@ -154,90 +159,78 @@ def read_events(conn: Connection, after: int, limit: int) -> EventBatch:
             batch.scores[key] += 1
             prev = batch.answered.get(row.customer_id)
             batch.answered[row.customer_id] = at if prev is None else max(prev, at)
-        fate = batch.fates.setdefault(row.customer_id, {})
         if row.type == "subscription.cancelled":
+            fate = batch.fates.setdefault(row.customer_id, {})
             fate["cancelled_at"] = min(fate.get("cancelled_at", at), at)
         elif row.type == "subscription.renewed":
+            fate = batch.fates.setdefault(row.customer_id, {})
             fate["renewed_at"] = max(fate.get("renewed_at", at), at)
-        if row.type not in NOT_ACTIVITY and payload.get("direction") != "outbound":
-            fate["last_active_at"] = max(fate.get("last_active_at", at), at)
     return batch
 
 
 def write_scores(conn: Connection, scores: Mapping[tuple[Any, ...], int]) -> None:
-    cols = analytics_score_daily.c
-    for (day, kind, value, segment, channel, touchpoint), n in scores.items():
-        key = (
-            (cols.day == day)
-            & (cols.kind == kind)
-            & (cols.value == value)
-            & (cols.segment == segment)
-            & (cols.channel == channel)
-            & (cols.touchpoint == touchpoint)
-        )
-        done = conn.execute(
-            analytics_score_daily.update().where(key).values(responses=cols.responses + n)
-        ).rowcount
-        if not done:
-            conn.execute(
-                analytics_score_daily.insert().values(
-                    day=day,
-                    kind=kind,
-                    value=value,
-                    segment=segment,
-                    channel=channel,
-                    touchpoint=touchpoint,
-                    responses=n,
-                )
-            )
+    """Add the batch's answers to the daily counts (one upsert for the batch)."""
+    if not scores:
+        return
+    rows = [
+        {
+            "day": day,
+            "kind": kind,
+            "value": value,
+            "segment": segment,
+            "channel": channel,
+            "touchpoint": touchpoint,
+            "responses": n,
+        }
+        for (day, kind, value, segment, channel, touchpoint), n in scores.items()
+    ]
+    insert = _insert_for(conn)(analytics_score_daily)
+    conn.execute(
+        insert.on_conflict_do_update(
+            index_elements=["day", "kind", "value", "segment", "channel", "touchpoint"],
+            set_={"responses": analytics_score_daily.c.responses + insert.excluded.responses},
+        ),
+        rows,
+    )
+
+
+def _earliest(column: Any, new: Any) -> Any:
+    return sa.case(
+        (column.is_(None), new), (new.is_(None), column), (new < column, new), else_=column
+    )
+
+
+def _latest(column: Any, new: Any) -> Any:
+    return sa.case(
+        (column.is_(None), new), (new.is_(None), column), (new > column, new), else_=column
+    )
 
 
 def write_fates(conn: Connection, fates: Mapping[str, Mapping[str, datetime]]) -> None:
-    """Merge: the first cancellation, the latest renewal and activity."""
-    ids = list(fates)
-    current: dict[str, Any] = {}
-    for part in chunks(ids):
-        for found in conn.execute(
-            sa.select(analytics_customer_fates).where(
-                analytics_customer_fates.c.customer_id.in_(part)
-            )
-        ):
-            current[found.customer_id] = found
-    inserts: list[dict[str, Any]] = []
-    for customer_id, fate in fates.items():
-        row = current.get(customer_id)
-        if row is None:
-            inserts.append(
-                {
-                    "customer_id": customer_id,
-                    "cancelled_at": fate.get("cancelled_at"),
-                    "renewed_at": fate.get("renewed_at"),
-                    "last_active_at": fate.get("last_active_at"),
-                }
-            )
-            continue
-        merged = {
-            "cancelled_at": _pick(min, row.cancelled_at, fate.get("cancelled_at")),
-            "renewed_at": _pick(max, row.renewed_at, fate.get("renewed_at")),
-            "last_active_at": _pick(max, row.last_active_at, fate.get("last_active_at")),
+    """Merge (one upsert for the batch): the first cancellation and the latest renewal."""
+    if not fates:
+        return
+    rows = [
+        {
+            "customer_id": customer_id,
+            "cancelled_at": fate.get("cancelled_at"),
+            "renewed_at": fate.get("renewed_at"),
         }
-        if merged != {k: getattr(row, k) for k in merged}:
-            conn.execute(
-                analytics_customer_fates.update()
-                .where(analytics_customer_fates.c.customer_id == customer_id)
-                .values(**merged)
-            )
-    if inserts:
-        conn.execute(analytics_customer_fates.insert(), inserts)
-
-
-def _pick(how: Any, a: datetime | None, b: datetime | None) -> datetime | None:
-    if a is None:
-        return b
-    if b is None:
-        return a
-    result: datetime = how(a, b)
-    return result
+        for customer_id, fate in fates.items()
+    ]
+    c = analytics_customer_fates.c
+    insert = _insert_for(conn)(analytics_customer_fates)
+    new = insert.excluded
+    conn.execute(
+        insert.on_conflict_do_update(
+            index_elements=["customer_id"],
+            set_={
+                "cancelled_at": _earliest(c.cancelled_at, new.cancelled_at),
+                "renewed_at": _latest(c.renewed_at, new.renewed_at),
+            },
+        ),
+        rows,
+    )
 
 
 def cases_answered(conn: Connection, answered: Mapping[str, datetime]) -> set[int]:
@@ -481,55 +474,70 @@ def load_facts(conn: Connection, case_ids: Sequence[int]) -> dict[int, CaseFacts
 
 
 def write_facts(conn: Connection, new: Sequence[CaseFacts], old: Mapping[int, CaseFacts]) -> int:
-    """Store each case's facts and add the differences to the daily sums; returns the number
-    of cases whose contribution changed."""
-    sums: dict[tuple[date, tuple[str, ...]], dict[str, float]] = {}
-    changed = 0
+    """Store each case's facts and add the differences to the daily sums (one upsert each);
+    returns the number of cases whose contribution changed."""
+    sums: dict[tuple[date, str, str], dict[str, float]] = {}
+    rows = []
     for facts in new:
-        before = old.get(facts.case_id)
-        parts = delta(before, facts)
+        parts = delta(old.get(facts.case_id), facts)
         if not parts:
             continue
-        changed += 1
+        rows.append(facts.to_row())
         for day, key, diff in parts:
-            total = sums.setdefault((day, key), {})
-            for k, v in diff.items():
-                total[k] = total.get(k, 0.0) + v
-        row = facts.to_row()
-        if before is None:
-            conn.execute(analytics_case_facts.insert().values(**row))
-        else:
-            conn.execute(
-                analytics_case_facts.update()
-                .where(analytics_case_facts.c.case_id == facts.case_id)
-                .values(**row)
-            )
-    for (day, key), diff in sums.items():
-        diff = {k: v for k, v in diff.items() if v}
-        if diff:
-            _add_to_daily(conn, day, key, diff)
-    return changed
+            slices = [("", ""), *zip(DIMENSIONS, key, strict=True)]
+            for dimension, value in slices:
+                total = sums.setdefault((day, dimension, value), {})
+                for k, v in diff.items():
+                    total[k] = total.get(k, 0.0) + v
+    if rows:
+        insert = _insert_for(conn)(analytics_case_facts)
+        columns = [c for c in rows[0] if c != "case_id"]
+        conn.execute(
+            insert.on_conflict_do_update(
+                index_elements=["case_id"], set_={c: insert.excluded[c] for c in columns}
+            ),
+            rows,
+        )
+    _add_to_daily(conn, sums)
+    return len(rows)
 
 
 def _add_to_daily(
-    conn: Connection, day: date, key: tuple[str, ...], diff: Mapping[str, float]
+    conn: Connection, sums: Mapping[tuple[date, str, str], Mapping[str, float]]
 ) -> None:
+    rows = []
+    emptied = []
+    for (day, dimension, value), diff in sums.items():
+        diff = {k: v for k, v in diff.items() if v}
+        if not diff:
+            continue
+        rows.append({"day": day, "dimension": dimension, "value": value, **diff})
+        if diff.get("opened", 0.0) < 0:
+            emptied.append({"d": day, "n": dimension, "v": value})
+    if not rows:
+        return
     cols = analytics_case_daily.c
-    where = sa.and_(cols.day == day, *(cols[d] == v for d, v in zip(DIMENSIONS, key, strict=True)))
-    done = conn.execute(
-        analytics_case_daily.update()
-        .where(where)
-        .values({cols[k]: cols[k] + v for k, v in diff.items()})
-    ).rowcount
-    if not done:
+    insert = _insert_for(conn)(analytics_case_daily)
+    # Every row names every measure (0 where unchanged): executemany needs one shape.
+    full = [{**dict.fromkeys(MEASURES, 0.0), **r} for r in rows]
+    conn.execute(
+        insert.on_conflict_do_update(
+            index_elements=["day", "dimension", "value"],
+            set_={m: cols[m] + insert.excluded[m] for m in MEASURES},
+        ),
+        full,
+    )
+    if emptied:
+        # A slice value left with no case (a case moved out of it): drop its row.
         conn.execute(
-            analytics_case_daily.insert().values(
-                day=day, **dict(zip(DIMENSIONS, key, strict=True)), **diff
-            )
+            analytics_case_daily.delete().where(
+                cols.day == sa.bindparam("d"),
+                cols.dimension == sa.bindparam("n"),
+                cols.value == sa.bindparam("v"),
+                cols.opened < 0.5,
+            ),
+            emptied,
         )
-    elif diff.get("opened", 0.0) < 0:
-        # A slice left with no case: drop its row so the sums stay small.
-        conn.execute(analytics_case_daily.delete().where(where, cols.opened < 0.5))
 
 
 # -- the reports' queries --------------------------------------------------------------------
@@ -539,19 +547,33 @@ def service_sums(
     end: date | None,
     by: Sequence[str],
     filters: Mapping[str, str],
-) -> list[dict[str, Any]]:
-    """The measures summed per day and the ``by`` slices, between ``start`` and ``end``
-    (inclusive), over the rows matching ``filters``."""
-    cols = analytics_case_daily.c
-    keys = [cols.day, *(cols[d] for d in by)]
-    query = sa.select(*keys, *(sa.func.sum(cols[m]).label(m) for m in MEASURES)).group_by(*keys)
+    per_day: bool = True,
+) -> list[tuple[Any, ...]]:
+    """The measures summed per ``by`` slice (and per day unless ``per_day`` is false) between
+    ``start`` and ``end`` (inclusive), over the cases matching ``filters``: rows of
+    ``(day or None, *slice values, *MEASURES)``.
+
+    No filter and at most one slice: the daily sums (their size does not grow with cases).
+    Otherwise the per-case facts of the days asked for, summed by the database.
+    """
+    if len(by) <= 1 and not filters:
+        table = analytics_case_daily.c
+        keys: list[Any] = [table.value] if by else []
+        where: list[Any] = [table.dimension == (by[0] if by else "")]
+    else:
+        table = analytics_case_facts.c
+        keys = [table[name] for name in by]
+        where = [table[name] == value for name, value in filters.items()]
     if start is not None:
-        query = query.where(cols.day >= start)
+        where.append(table.day >= start)
     if end is not None:
-        query = query.where(cols.day <= end)
-    for name, value in filters.items():
-        query = query.where(cols[name] == value)
-    return [dict(r._mapping) for r in conn.execute(query)]
+        where.append(table.day <= end)
+    day: Any = table.day if per_day else sa.null()
+    group = [table.day, *keys] if per_day else keys
+    query = sa.select(day, *keys, *(sa.func.sum(table[m]) for m in MEASURES)).where(*where)
+    if group:
+        query = query.group_by(*group)
+    return [tuple(r) for r in conn.execute(query)]
 
 
 def score_counts(
@@ -606,8 +628,8 @@ def exposures_and_fates(conn: Connection) -> Iterator[tuple[Exposure, Fate]]:
         x.at,
         x.segment,
         customers.c.value,
+        customers.c.last_event_at,
         f.cancelled_at,
-        f.last_active_at,
     ).select_from(
         analytics_exposures.outerjoin(
             analytics_customer_fates, f.customer_id == x.customer_id
@@ -626,5 +648,5 @@ def exposures_and_fates(conn: Connection) -> Iterator[tuple[Exposure, Fate]]:
                 sum(g[2] for g in after),
                 r.value,
             ),
-            Fate(r.cancelled_at, r.last_active_at),
+            Fate(r.cancelled_at, r.last_event_at),
         )

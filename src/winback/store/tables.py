@@ -291,11 +291,12 @@ routing_agents = sa.Table(
 # outbox after its cursors (rows of ``processor_cursors`` named ``analytics:*``):
 # - ``analytics_case_facts``: one row per case, its slice and additive measures
 #   (winback.analytics.metrics), so a changed case is applied to the sums as a difference;
-# - ``analytics_case_daily``: those measures summed per opening day and slice: what the
-#   service-metrics endpoints read;
+# - ``analytics_case_daily``: those measures summed per opening day, per slice dimension and
+#   value (``dimension`` "" and ``value`` "" for every case), so its size grows with days and
+#   the slices' values, not with cases: what the single-slice reports read;
 # - ``analytics_score_daily``: survey answers counted per day, kind, value and slice;
 # - ``analytics_exposures``: each (customer, rule with a control share) first matched, its arm;
-# - ``analytics_customer_fates``: each customer's cancellation and last activity (churn).
+# - ``analytics_customer_fates``: each customer's first cancellation and latest renewal (churn).
 _DIMENSION_COLUMNS = (
     ("team", 100),
     ("agent", 200),
@@ -307,11 +308,8 @@ _DIMENSION_COLUMNS = (
 )
 
 
-def _dimensions(primary_key: bool) -> list[sa.Column[str]]:
-    return [
-        sa.Column(name, sa.String(size), primary_key=primary_key, nullable=False)
-        for name, size in _DIMENSION_COLUMNS
-    ]
+def _dimensions() -> list[sa.Column[str]]:
+    return [sa.Column(name, sa.String(size), nullable=False) for name, size in _DIMENSION_COLUMNS]
 
 
 def _measures() -> list[sa.Column[float]]:
@@ -326,15 +324,17 @@ analytics_case_facts = sa.Table(
     metadata,
     sa.Column("case_id", sa.BigInteger(), primary_key=True),
     sa.Column("day", sa.Date(), nullable=False),
-    *_dimensions(primary_key=False),
+    *_dimensions(),
     *_measures(),
+    sa.Index("ix_analytics_case_facts_day", "day"),
 )
 
 analytics_case_daily = sa.Table(
     "analytics_case_daily",
     metadata,
     sa.Column("day", sa.Date(), primary_key=True),
-    *_dimensions(primary_key=True),
+    sa.Column("dimension", sa.String(16), primary_key=True),
+    sa.Column("value", sa.String(200), primary_key=True),
     *_measures(),
 )
 
@@ -367,5 +367,4 @@ analytics_customer_fates = sa.Table(
     sa.Column("customer_id", sa.String(200), primary_key=True),
     sa.Column("cancelled_at", UTCDateTime()),
     sa.Column("renewed_at", UTCDateTime()),
-    sa.Column("last_active_at", UTCDateTime()),
 )

@@ -1,5 +1,6 @@
-"""Analytics read models: per-case facts, daily sums per slice, survey answers per day, the
-playbooks' experiment exposures and the customers' fates (cancellation, last activity).
+"""Analytics read models: per-case facts, daily sums per slice dimension and value, survey
+answers per day, the playbooks' experiment exposures and the customers' fates (first
+cancellation, latest renewal).
 
 Empty on creation: the analytics worker fills them from the log, the timelines and the outbox
 from the start (its cursors begin at 0), so an existing store is back-filled by the worker.
@@ -39,11 +40,8 @@ _MEASURES = (
 )  # fmt: skip
 
 
-def _dimensions(primary_key: bool) -> list[sa.Column[str]]:
-    return [
-        sa.Column(name, sa.String(size), primary_key=primary_key, nullable=False)
-        for name, size in _DIMENSIONS
-    ]
+def _dimensions() -> list[sa.Column[str]]:
+    return [sa.Column(name, sa.String(size), nullable=False) for name, size in _DIMENSIONS]
 
 
 def _measures() -> list[sa.Column[float]]:
@@ -58,18 +56,18 @@ def upgrade() -> None:
         "analytics_case_facts",
         sa.Column("case_id", sa.BigInteger(), nullable=False),
         sa.Column("day", sa.Date(), nullable=False),
-        *_dimensions(primary_key=False),
+        *_dimensions(),
         *_measures(),
         sa.PrimaryKeyConstraint("case_id", name="pk_analytics_case_facts"),
     )
+    op.create_index("ix_analytics_case_facts_day", "analytics_case_facts", ["day"])
     op.create_table(
         "analytics_case_daily",
         sa.Column("day", sa.Date(), nullable=False),
-        *_dimensions(primary_key=False),
+        sa.Column("dimension", sa.String(16), nullable=False),
+        sa.Column("value", sa.String(200), nullable=False),
         *_measures(),
-        sa.PrimaryKeyConstraint(
-            "day", *(name for name, _ in _DIMENSIONS), name="pk_analytics_case_daily"
-        ),
+        sa.PrimaryKeyConstraint("day", "dimension", "value", name="pk_analytics_case_daily"),
     )
     op.create_table(
         "analytics_score_daily",
@@ -100,7 +98,6 @@ def upgrade() -> None:
         sa.Column("customer_id", sa.String(200), nullable=False),
         sa.Column("cancelled_at", UTCDateTime(), nullable=True),
         sa.Column("renewed_at", UTCDateTime(), nullable=True),
-        sa.Column("last_active_at", UTCDateTime(), nullable=True),
         sa.PrimaryKeyConstraint("customer_id", name="pk_analytics_customer_fates"),
     )
 
