@@ -39,7 +39,7 @@ GENERATE = [
                            last_event_at, event_count, updated_at)
     SELECT 'c' || i, (ARRAY['smb','mid','enterprise'])[1 + i % 3], 100 + (i % 50) * 20,
            '{}', '{}', :start, :start, 1, :start
-    FROM generate_series(1, :customers) AS i
+    FROM generate_series(1::bigint, :customers) AS i
     """,
     """
     INSERT INTO cases (id, customer_id, status, priority, category, reason, trigger_event_id,
@@ -62,7 +62,7 @@ GENERATE = [
            CASE WHEN i % 20 = 0 THEN 1 ELSE 0 END,
            'team-' || (i % 10), 'standard', (ARRAY['email','chat','phone','web','app'])[1 + i % 5],
            false
-    FROM generate_series(1, :cases) AS i
+    FROM generate_series(1::bigint, :cases) AS i
     """,
     """
     INSERT INTO case_timeline (case_id, at, kind, actor, summary, data)
@@ -104,7 +104,7 @@ GENERATE = [
                                                 'value', 1 + (i / 10) % 5))
                 ELSE jsonb_build_object('id', 'e' || i, 'type', 'usage',
                                         'customer', jsonb_build_object('id', 'c' || i)) END
-    FROM generate_series(1, :events) AS i
+    FROM generate_series(1::bigint, :events) AS i
     """,
     """
     INSERT INTO outbox (topic, idempotency_key, payload, created_at, available_at, attempts)
@@ -113,7 +113,7 @@ GENERATE = [
            jsonb_build_object('customer_id', 'c' || (1 + (i * 7919) % :customers),
                               'event_id', 'e' || i, 'rule', 'signals/rule-' || (i % 4)),
            :start, :start, 0
-    FROM generate_series(1, :events) AS i
+    FROM generate_series(1::bigint, :events) AS i
     WHERE i % 10 = 3 AND i <= :exposures * 10
     """,
     "ANALYZE",
