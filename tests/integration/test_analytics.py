@@ -29,7 +29,7 @@ from winback.services.cases import perform_action
 from winback.sla.config import parse_sla
 from winback.sla.engine import SlaEngine
 from winback.sources import Source
-from winback.store.tables import analytics_case_daily, analytics_exposures, cases
+from winback.store.tables import analytics_case_daily, analytics_exposures, case_timeline, cases
 
 from .support import api_app, body, log_events, nps, rows
 
@@ -313,3 +313,43 @@ def test_winback_report_prints_tables_csv_and_json(
     bad = runner.invoke(app, ["report", "service", "--by", "planet"])
     assert bad.exit_code == 2
     assert "unknown 'planet'" in bad.output
+
+
+def test_a_timeline_entry_committed_behind_the_cursor_is_still_seen(
+    engine: Engine, clock: FrozenClock
+) -> None:
+    """On PostgreSQL ids are handed out before commit: an entry can appear below the cursor."""
+    people = [f"q{i}" for i in range(30) if treated(f"q{i}")][:2]
+    log_events(engine, clock.now(), *(complaint(p) for p in people))
+    run(engine, clock)
+    updater = analytics.AnalyticsUpdater(engine, clock)
+    updater.run_until_idle()
+    first, second = (case_of(engine, p) for p in people)
+    with engine.begin() as conn:
+        top = conn.execute(sa.select(sa.func.max(case_timeline.c.id))).scalar_one()
+
+    def reply(case_id: int, entry_id: int) -> None:
+        with engine.begin() as conn:
+            conn.execute(
+                case_timeline.insert().values(
+                    id=entry_id,
+                    case_id=case_id,
+                    at=T0 + H,
+                    kind="case.reply",
+                    actor="user:ana",
+                    summary="",
+                    data={},
+                )
+            )
+
+    reply(first, top + 100)  # committed first, with the later id
+    updater.step()
+    reply(second, top + 50)  # committed later, with an id behind the cursor
+    updater.run_until_idle()
+    [row] = analytics.service_metrics(engine)
+    assert row["first_response_s"] == 3600.0
+    facts = analytics.service_metrics(engine, by=["rule", "team"])
+    assert facts[0]["first_response_s"] == 3600.0
+    assert rows(
+        engine, sa.select(analytics_case_daily.c.fr_n).where(analytics_case_daily.c.dimension == "")
+    ) == [(2.0,)]
