@@ -110,7 +110,7 @@ GENERATE = [
     INSERT INTO outbox (topic, idempotency_key, payload, created_at, available_at, attempts)
     SELECT CASE WHEN (i * 31) % 10 = 0 THEN 'playbook.holdout' ELSE 'playbook.treated' END,
            'x:' || i,
-           jsonb_build_object('customer_id', 'c' || (1 + (i * 7919) % :customers),
+           jsonb_build_object('customer_id', 'c' || (1 + (i / 10) % :customers),
                               'event_id', 'e' || i, 'rule', 'signals/rule-' || (i % 4)),
            :start, :start, 0
     FROM generate_series(1::bigint, :events) AS i
@@ -204,7 +204,7 @@ def main() -> None:
         if args.replicate > 1:
             with engine.begin() as conn:
                 for k in range(1, args.replicate):
-                    conn.execute(sa.text(REPLICATE_FACTS), {"offset": k * n_cases})
+                    conn.execute(sa.text(REPLICATE_FACTS), {"offset": k * n_cases, "n": n_cases})
                     conn.execute(sa.text(REPLICATE_EXPOSURES), {"suffix": f"-{k}"})
                 conn.execute(sa.text("ANALYZE"))
                 sizes["analytics_exposures"] = conn.execute(
@@ -230,7 +230,7 @@ SELECT case_id + :offset, day, team, agent, category, channel, segment, priority
        fr_business_n, fr_business_s, res_n, res_s, res_business_n, res_business_s, fr_sla_n,
        fr_sla_met, fr_sla_met_wall, res_sla_n, res_sla_met, res_sla_met_wall, remedy_n,
        remedy_cost
-FROM analytics_case_facts WHERE case_id <= :offset
+FROM analytics_case_facts WHERE case_id <= :n
 """
 REPLICATE_EXPOSURES = """
 INSERT INTO analytics_exposures (customer_id, rule, arm, at, event_id, segment)

@@ -155,6 +155,15 @@ def test_service_metrics_follow_cases_as_they_change(engine: Engine, clock: Froz
     by_agent = {r["agent"]: r for r in analytics.service_metrics(engine, by=["agent"])}
     assert by_agent["bo"]["cases_opened"] == 1
     assert sum(r["cases_opened"] for r in by_agent.values()) == 3
+    # The three read paths agree: per dimension, per combination, per case.
+    combined = analytics.service_metrics(engine, by=["team", "priority"], filters={"rule": RULE})
+    per_case = analytics.service_metrics(engine, by=["agent", "team"])
+    assert [r["cases_opened"] for r in combined] == [3]
+    assert sorted((r["agent"] or "", r["cases_opened"]) for r in per_case) == [("", 2), ("bo", 1)]
+    drop = {"period", "team", "priority", "agent"}
+    assert {k: v for k, v in combined[0].items() if k not in drop} == {
+        k: v for k, v in analytics.service_metrics(engine)[0].items() if k not in drop
+    }
 
     # Running again changes nothing (the read model is idempotent).
     before = rows(engine, sa.select(analytics_case_daily).order_by(*analytics_case_daily.c))

@@ -45,6 +45,7 @@ from winback.store.eventlog import chunks
 from winback.store.tables import (
     analytics_case_daily,
     analytics_case_facts,
+    analytics_case_slices,
     analytics_customer_fates,
     analytics_exposures,
     analytics_score_daily,
@@ -64,6 +65,9 @@ EXPOSURE_TOPICS = {"playbook.holdout": "control", "playbook.treated": "treated"}
 # renewal. A customer's last activity is ``customers.last_event_at`` (the processor keeps it).
 FEED_TYPES = ("survey.response", "subscription.cancelled", "subscription.renewed")
 _HANDLED = ("case.status_changed", "case.reply")
+# The slices summed together per day (every one but the agent, whose many values would make
+# that table as large as the cases).
+COMBINED = tuple(d for d in DIMENSIONS if d != "agent")
 
 
 def _insert_for(conn: Connection) -> Any:
@@ -474,9 +478,10 @@ def load_facts(conn: Connection, case_ids: Sequence[int]) -> dict[int, CaseFacts
 
 
 def write_facts(conn: Connection, new: Sequence[CaseFacts], old: Mapping[int, CaseFacts]) -> int:
-    """Store each case's facts and add the differences to the daily sums (one upsert each);
-    returns the number of cases whose contribution changed."""
-    sums: dict[tuple[date, str, str], dict[str, float]] = {}
+    """Store each case's facts and add the differences to the daily sums (one upsert per
+    table); returns the number of cases whose contribution changed."""
+    daily: dict[tuple[Any, ...], dict[str, float]] = {}
+    combos: dict[tuple[Any, ...], dict[str, float]] = {}
     rows = []
     for facts in new:
         parts = delta(old.get(facts.case_id), facts)
@@ -484,9 +489,11 @@ def write_facts(conn: Connection, new: Sequence[CaseFacts], old: Mapping[int, Ca
             continue
         rows.append(facts.to_row())
         for day, key, diff in parts:
-            slices = [("", ""), *zip(DIMENSIONS, key, strict=True)]
-            for dimension, value in slices:
-                total = sums.setdefault((day, dimension, value), {})
+            named = dict(zip(DIMENSIONS, key, strict=True))
+            targets = [(daily, (day, "", "")), (combos, (day, *(named[d] for d in COMBINED)))]
+            targets += [(daily, (day, d, v)) for d, v in named.items()]
+            for sums, target in targets:
+                total = sums.setdefault(target, {})
                 for k, v in diff.items():
                     total[k] = total.get(k, 0.0) + v
     if rows:
@@ -498,43 +505,44 @@ def write_facts(conn: Connection, new: Sequence[CaseFacts], old: Mapping[int, Ca
             ),
             rows,
         )
-    _add_to_daily(conn, sums)
+    _add_sums(conn, analytics_case_daily, ("day", "dimension", "value"), daily)
+    _add_sums(conn, analytics_case_slices, ("day", *COMBINED), combos)
     return len(rows)
 
 
-def _add_to_daily(
-    conn: Connection, sums: Mapping[tuple[date, str, str], Mapping[str, float]]
+def _add_sums(
+    conn: Connection,
+    table: sa.Table,
+    key_names: Sequence[str],
+    sums: Mapping[tuple[Any, ...], Mapping[str, float]],
 ) -> None:
     rows = []
     emptied = []
-    for (day, dimension, value), diff in sums.items():
+    for key, diff in sums.items():
         diff = {k: v for k, v in diff.items() if v}
         if not diff:
             continue
-        rows.append({"day": day, "dimension": dimension, "value": value, **diff})
+        named = dict(zip(key_names, key, strict=True))
+        rows.append({**dict.fromkeys(MEASURES, 0.0), **named, **diff})
         if diff.get("opened", 0.0) < 0:
-            emptied.append({"d": day, "n": dimension, "v": value})
+            emptied.append({f"k_{n}": v for n, v in named.items()})
     if not rows:
         return
-    cols = analytics_case_daily.c
-    insert = _insert_for(conn)(analytics_case_daily)
+    cols = table.c
+    insert = _insert_for(conn)(table)
     # Every row names every measure (0 where unchanged): executemany needs one shape.
-    full = [{**dict.fromkeys(MEASURES, 0.0), **r} for r in rows]
     conn.execute(
         insert.on_conflict_do_update(
-            index_elements=["day", "dimension", "value"],
+            index_elements=list(key_names),
             set_={m: cols[m] + insert.excluded[m] for m in MEASURES},
         ),
-        full,
+        rows,
     )
     if emptied:
-        # A slice value left with no case (a case moved out of it): drop its row.
+        # A slice left with no case (a case moved out of it): drop its row.
         conn.execute(
-            analytics_case_daily.delete().where(
-                cols.day == sa.bindparam("d"),
-                cols.dimension == sa.bindparam("n"),
-                cols.value == sa.bindparam("v"),
-                cols.opened < 0.5,
+            table.delete().where(
+                *(cols[n] == sa.bindparam(f"k_{n}") for n in key_names), cols.opened < 0.5
             ),
             emptied,
         )
@@ -553,13 +561,18 @@ def service_sums(
     ``start`` and ``end`` (inclusive), over the cases matching ``filters``: rows of
     ``(day or None, *slice values, *MEASURES)``.
 
-    No filter and at most one slice: the daily sums (their size does not grow with cases).
-    Otherwise the per-case facts of the days asked for, summed by the database.
+    No filter and at most one slice: the daily sums per dimension. Slices and filters without
+    the agent: the daily sums per combination. With the agent among several: the per-case
+    facts of the days asked for, summed by the database.
     """
     if len(by) <= 1 and not filters:
         table = analytics_case_daily.c
         keys: list[Any] = [table.value] if by else []
         where: list[Any] = [table.dimension == (by[0] if by else "")]
+    elif "agent" not in by and "agent" not in filters:
+        table = analytics_case_slices.c
+        keys = [table[name] for name in by]
+        where = [table[name] == value for name, value in filters.items()]
     else:
         table = analytics_case_facts.c
         keys = [table[name] for name in by]
@@ -636,7 +649,8 @@ def exposures_and_fates(conn: Connection) -> Iterator[tuple[Exposure, Fate]]:
         ).outerjoin(customers, customers.c.id == x.customer_id)
     )
     for r in conn.execution_options(yield_per=10_000).execute(query):
-        after = sorted(g for g in grants.get(r.customer_id, ()) if g[0] >= r.at)
+        given = grants.get(r.customer_id)
+        after = sorted(g for g in given if g[0] >= r.at) if given else []
         yield (
             Exposure(
                 r.customer_id,

@@ -294,6 +294,8 @@ routing_agents = sa.Table(
 # - ``analytics_case_daily``: those measures summed per opening day, per slice dimension and
 #   value (``dimension`` "" and ``value`` "" for every case), so its size grows with days and
 #   the slices' values, not with cases: what the single-slice reports read;
+# - ``analytics_case_slices``: the measures summed per opening day and combination of every
+#   slice but the agent: what the multi-slice and filtered reports read;
 # - ``analytics_score_daily``: survey answers counted per day, kind, value and slice;
 # - ``analytics_exposures``: each (customer, rule with a control share) first matched, its arm;
 # - ``analytics_customer_fates``: each customer's first cancellation and latest renewal (churn).
@@ -335,6 +337,18 @@ analytics_case_daily = sa.Table(
     sa.Column("day", sa.Date(), primary_key=True),
     sa.Column("dimension", sa.String(16), primary_key=True),
     sa.Column("value", sa.String(200), primary_key=True),
+    *_measures(),
+)
+
+analytics_case_slices = sa.Table(
+    "analytics_case_slices",
+    metadata,
+    sa.Column("day", sa.Date(), primary_key=True),
+    *(
+        sa.Column(name, sa.String(size), primary_key=True)
+        for name, size in _DIMENSION_COLUMNS
+        if name != "agent"
+    ),
     *_measures(),
 )
 

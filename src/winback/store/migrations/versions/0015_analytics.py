@@ -1,6 +1,6 @@
-"""Analytics read models: per-case facts, daily sums per slice dimension and value, survey
-answers per day, the playbooks' experiment exposures and the customers' fates (first
-cancellation, latest renewal).
+"""Analytics read models: per-case facts, daily sums per slice dimension and value and per
+combination of slices (all but the agent), survey answers per day, the playbooks' experiment
+exposures and the customers' fates (first cancellation, latest renewal).
 
 Empty on creation: the analytics worker fills them from the log, the timelines and the outbox
 from the start (its cursors begin at 0), so an existing store is back-filled by the worker.
@@ -70,6 +70,20 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("day", "dimension", "value", name="pk_analytics_case_daily"),
     )
     op.create_table(
+        "analytics_case_slices",
+        sa.Column("day", sa.Date(), nullable=False),
+        *(
+            sa.Column(name, sa.String(size), nullable=False)
+            for name, size in _DIMENSIONS
+            if name != "agent"
+        ),
+        *_measures(),
+        sa.PrimaryKeyConstraint(
+            "day", *(name for name, _ in _DIMENSIONS if name != "agent"),
+            name="pk_analytics_case_slices",
+        ),
+    )  # fmt: skip
+    op.create_table(
         "analytics_score_daily",
         sa.Column("day", sa.Date(), nullable=False),
         sa.Column("kind", sa.String(8), nullable=False),
@@ -107,6 +121,7 @@ def downgrade() -> None:
         "analytics_customer_fates",
         "analytics_exposures",
         "analytics_score_daily",
+        "analytics_case_slices",
         "analytics_case_daily",
         "analytics_case_facts",
     ):
