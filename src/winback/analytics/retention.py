@@ -120,8 +120,10 @@ def sample_size(
     """Customers needed (in all, and per arm) to detect a retention difference of ``effect``
     (a proportion, e.g. 0.04) over a control retention of ``baseline`` with a two-sided test
     at ``alpha`` and the given power, when ``control_share`` of them are held out."""
-    if not 0 < baseline < 1 or not 0 < baseline + effect < 1 or effect == 0:
+    if not 0 < baseline < 1 or not 0 < baseline + effect < 1:
         raise ValueError("baseline and baseline + effect must lie strictly between 0 and 1")
+    if abs(effect) < 1e-4:
+        raise ValueError("effect: at least 0.01 points (a smaller one needs no finite sample)")
     if not 0 < control_share < 1:
         raise ValueError("control_share must lie strictly between 0 and 1")
     nd = NormalDist()
