@@ -30,6 +30,7 @@ import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from operator import attrgetter
 from statistics import NormalDist
 from typing import Any
 
@@ -193,11 +194,16 @@ def verdict(label: str, days: int, result: Mapping[str, Any], confidence: float 
 
 
 def _key_of(names: Sequence[str]) -> Callable[[Exposure], tuple[str, ...]]:
-    def key(e: Exposure) -> tuple[str, ...]:
-        values = {"rule": e.rule, "segment": e.segment, "remedy": e.remedy}
-        return tuple(values[n] or "" for n in names)
+    if not names:
+        return lambda e: ()
+    if len(names) == 1:
+        name = names[0]
+        return lambda e: (getattr(e, name) or "",)
+    getter = attrgetter(*names)
+    return lambda e: tuple(v or "" for v in getter(e))
 
-    return key
+
+NO_FATE = Fate()
 
 
 def report(
@@ -210,44 +216,79 @@ def report(
     inactive_days: float | None = None,
     confidence: float = 0.95,
 ) -> list[dict[str, Any]]:
-    """Retention treated against control per group (``by`` of :data:`GROUPINGS`) and horizon.
+    """Retention treated against control per group (``by`` of :data:`GROUPINGS`) and horizon
+    (see :func:`tally`), each exposure with its customer's fate from ``fates``."""
+    pairs = ((e, fates.get(e.customer_id, NO_FATE)) for e in exposures)
+    return tally(
+        pairs,
+        as_of,
+        horizons=horizons,
+        by=by,
+        inactive_days=inactive_days,
+        confidence=confidence,
+    )
+
+
+def tally(
+    pairs: Iterable[tuple[Exposure, Fate]],
+    as_of: datetime,
+    *,
+    horizons: Sequence[int] = HORIZONS,
+    by: Sequence[str] = ("rule",),
+    inactive_days: float | None = None,
+    confidence: float = 0.95,
+) -> list[dict[str, Any]]:
+    """Retention treated against control per group and horizon, from (exposure, fate) pairs
+    read once (a stream: a million customers need not be held in memory).
 
     Grouping by ``remedy`` compares the treated customers who were given that remedy with the
     rule's whole control group: that split is *not* randomised (who gets a remedy was chosen),
-    so it is descriptive; the rows say so.
+    so it is descriptive; the rows say so. :func:`retained` is the definition; the loop below
+    applies it with the customer's churn time computed once for every horizon.
     """
     for name in by:
         if name not in GROUPINGS:
             raise ValueError(f"unknown grouping {name!r}; one of {', '.join(GROUPINGS)}")
     key = _key_of(by)
+    by_remedy = "remedy" in by
     control_key = _key_of([n for n in by if n != "remedy"])
+    spans = [(days, timedelta(days=days)) for days in horizons]
     counts: dict[tuple[tuple[str, ...], int], list[int]] = {}
     money: dict[tuple[str, ...], list[float]] = {}
     control_pool: dict[tuple[tuple[str, ...], int], list[int]] = {}
     treated_keys: set[tuple[str, ...]] = set()
-    no_fate = Fate()
-    for e in exposures:
-        fate = fates.get(e.customer_id, no_fate)
+    for e, fate in pairs:
         k = key(e)
-        if e.arm == "treated":
+        treated = e.arm == "treated"
+        if treated:
             treated_keys.add(k)
-            m = money.setdefault(k, [0.0, 0.0, 0])  # remedy cost, value, customers
+            m = money.get(k)
+            if m is None:
+                m = money[k] = [0.0, 0.0, 0]  # remedy cost, value, customers
             m[0] += e.remedy_cost
             m[1] += e.value or 0.0
             m[2] += 1
-        for days in horizons:
-            kept = retained(e, fate, days, as_of, inactive_days)
-            if kept is None:
+        gone = churned_at(fate, as_of, inactive_days)
+        if gone is not None and gone <= e.at:
+            continue  # not at risk when exposed
+        for days, span in spans:
+            end = e.at + span
+            if end > as_of:
                 continue
-            if e.arm == "control" and "remedy" in by:
-                c = control_pool.setdefault((control_key(e), days), [0, 0])
+            kept = gone is None or gone > end
+            if not treated and by_remedy:
+                c = control_pool.get((control_key(e), days))
+                if c is None:
+                    c = control_pool[(control_key(e), days)] = [0, 0]
                 c[0] += 1
-                c[1] += int(kept)
+                c[1] += kept
                 continue
-            tally = counts.setdefault((k, days), [0, 0, 0, 0])
-            i = 0 if e.arm == "treated" else 2
-            tally[i] += 1
-            tally[i + 1] += int(kept)
+            tally_ = counts.get((k, days))
+            if tally_ is None:
+                tally_ = counts[(k, days)] = [0, 0, 0, 0]
+            i = 0 if treated else 2
+            tally_[i] += 1
+            tally_[i + 1] += kept
     rows: list[dict[str, Any]] = []
     keys = sorted({k for k, _ in counts} | treated_keys)
     for k in keys:

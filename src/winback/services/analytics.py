@@ -212,18 +212,12 @@ def retention_report(
         raise InvalidInput("by: must include rule (each rule is its own experiment)", field="by")
     if not 0.5 <= confidence < 1:
         raise InvalidInput("confidence: must be in [0.5, 1)", field="confidence")
-    exposures: list[retention.Exposure] = []
-    fates: dict[str, retention.Fate] = {}
     with engine.connect() as conn:
-        for exposure, fate in store.exposures_and_fates(conn):
-            exposures.append(exposure)
-            fates[exposure.customer_id] = fate
-    return retention.report(
-        exposures,
-        fates,
-        now,
-        horizons=horizons,
-        by=by,
-        inactive_days=inactive_days,
-        confidence=confidence,
-    )
+        return retention.tally(
+            store.exposures_and_fates(conn),
+            now,
+            horizons=horizons,
+            by=by,
+            inactive_days=inactive_days,
+            confidence=confidence,
+        )
