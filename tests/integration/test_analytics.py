@@ -24,8 +24,10 @@ from winback.pipeline.stages import default_stages
 from winback.playbooks.engine import control_bucket
 from winback.playbooks.loader import parse_playbook
 from winback.playbooks.model import PlaybookSet
+from winback.remedies.config import load_catalogue
 from winback.services import analytics
 from winback.services.cases import perform_action
+from winback.services.remedies import perform_remedy_action
 from winback.sla.config import parse_sla
 from winback.sla.engine import SlaEngine
 from winback.sources import Source
@@ -362,3 +364,37 @@ def test_a_timeline_entry_committed_behind_the_cursor_is_still_seen(
     assert rows(
         engine, sa.select(analytics_case_daily.c.fr_n).where(analytics_case_daily.c.dimension == "")
     ) == [(2.0,)]
+
+
+def test_remedies_count_as_cost_and_split_the_retention_report(
+    engine: Engine, clock: FrozenClock
+) -> None:
+    people = [f"m{i}" for i in range(40)]
+    log_events(engine, clock.now(), *(complaint(p) for p in people))
+    run(engine, clock)
+    given = [p for p in people if treated(p)][:3]
+    catalogue = load_catalogue(None)
+    for n, person in enumerate(given):
+        done = perform_remedy_action(
+            engine,
+            clock,
+            catalogue,
+            case_of(engine, person),
+            "apply_remedy",
+            "user:ana",
+            {"remedy": "credit", "amount": 10, "role": "agent"},
+            f"key-{n}",
+        )
+        assert [e["kind"] for e in done.entries] == ["remedy.applied"]
+    cost = catalogue.remedies["credit"].cost(10)
+    clock.set(T0 + timedelta(days=45))
+    analytics.AnalyticsUpdater(engine, clock).run_until_idle()
+    [row] = analytics.service_metrics(engine)
+    assert row["remedies_applied"] == 3
+    assert row["remedy_cost"] == pytest.approx(3 * cost)
+    split = analytics.retention_report(engine, clock.now(), horizons=(30,), by=["rule", "remedy"])
+    by_remedy = {r["remedy"]: r for r in split}
+    assert by_remedy["credit"]["treated"] == 3
+    assert by_remedy["credit"]["remedy_cost"] == pytest.approx(3 * cost)
+    assert by_remedy["credit"]["control"] == by_remedy[""]["control"] > 0
+    assert not by_remedy["credit"]["randomised"]
