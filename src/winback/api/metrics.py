@@ -21,7 +21,7 @@ from winback.clock import Clock
 from winback.events.ingest import GroupCommitter
 from winback.pipeline.processor import processor_lag
 from winback.sources import Source
-from winback.store.analytics_store import backlog
+from winback.store.analytics_queries import backlog
 from winback.store.queries import count_cases
 from winback.store.tables import event_failures
 

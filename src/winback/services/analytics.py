@@ -25,6 +25,8 @@ from winback.analytics import metrics, retention, scores
 from winback.analytics.periods import period_of
 from winback.clock import Clock
 from winback.errors import InvalidInput
+from winback.store import analytics_facts as facts_store
+from winback.store import analytics_queries as queries
 from winback.store import analytics_store as store
 from winback.store.engine import write_connection
 
@@ -91,8 +93,8 @@ class AnalyticsUpdater:
             changed = 0
             if case_ids:
                 ids = sorted(case_ids)
-                new = [metrics.case_facts(c) for c in store.case_inputs(conn, ids)]
-                changed = store.write_facts(conn, new, store.load_facts(conn, ids))
+                new = [metrics.case_facts(c) for c in facts_store.case_inputs(conn, ids)]
+                changed = facts_store.write_facts(conn, new, facts_store.load_facts(conn, ids))
         self._timeline.advance(entry_ids, tl_new)
         self._outbox.advance(outbox_ids, ob_new)
         return RoundResult(batch.count, len(entry_ids), len(found), changed)
@@ -128,7 +130,7 @@ def service_metrics(
     _check(by, metrics.DIMENSIONS, "by")
     _check(list(filters), metrics.DIMENSIONS, "filter")
     with engine.connect() as conn:
-        rows = store.service_sums(conn, start, end, by, filters, per_day=period != "all")
+        rows = queries.service_sums(conn, start, end, by, filters, per_day=period != "all")
     width = len(metrics.MEASURES)
     groups: dict[tuple[str, ...], list[float]] = {}
     for row in rows:
@@ -165,7 +167,7 @@ def score_metrics(
     _check(list(filters), SCORE_DIMENSIONS, "filter")
     _check(kinds, scores.KINDS, "kind")
     with engine.connect() as conn:
-        rows = store.score_counts(conn, start, end, by, filters)
+        rows = queries.score_counts(conn, start, end, by, filters)
     groups: dict[tuple[str, ...], dict[int, float]] = defaultdict(dict)
     for row in rows:
         if row["kind"] not in kinds:
@@ -186,7 +188,7 @@ def backlog(engine: Engine, now: datetime, by: str | None = None) -> list[dict[s
     if by is not None:
         _check([by], BACKLOG_DIMENSIONS, "by")
     with engine.connect() as conn:
-        rows = store.backlog(conn, by)
+        rows = queries.backlog(conn, by)
     out = []
     for row in sorted(rows, key=lambda r: str(r.get(by) or "") if by else ""):
         oldest = row["oldest_opened_at"]
@@ -214,7 +216,7 @@ def retention_report(
         raise InvalidInput("confidence: must be in [0.5, 1)", field="confidence")
     with engine.connect() as conn:
         return retention.tally(
-            store.exposures_and_fates(conn),
+            queries.exposures_and_fates(conn),
             now,
             horizons=horizons,
             by=by,

@@ -1,5 +1,7 @@
-"""The analytics read models: reading what changed, writing facts and sums, and the reports'
-queries.
+"""The analytics read models' feeds: reading what changed after the worker's cursors, and
+writing the survey counts, the customers' fates and the exposures (the cases' facts and sums
+are :mod:`~winback.store.analytics_facts`, the reports' queries
+:mod:`~winback.store.analytics_queries`).
 
 Feeds, each after a cursor kept in ``processor_cursors`` (names ``analytics:*``):
 
@@ -20,7 +22,7 @@ exposure), so reading a row twice changes nothing.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -30,33 +32,19 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from winback.analytics.metrics import (
-    DIMENSIONS,
     FOLLOWUP_WINDOW,
-    MEASURES,
-    CaseFacts,
-    CaseInput,
-    Entry,
-    Measured,
-    delta,
 )
-from winback.analytics.retention import Exposure, Fate
-from winback.cases.model import OPEN_STATUSES
 from winback.store.eventlog import chunks
 from winback.store.tables import (
-    analytics_case_daily,
-    analytics_case_facts,
-    analytics_case_slices,
     analytics_customer_fates,
     analytics_exposures,
     analytics_score_daily,
-    case_sla,
     case_timeline,
     cases,
     customers,
     events,
     outbox,
     processor_cursors,
-    remedy_grants,
 )
 
 OVERLAP = 5000
@@ -64,13 +52,9 @@ EXPOSURE_TOPICS = {"playbook.holdout": "control", "playbook.treated": "treated"}
 # The events the analytics read: survey answers (their score) and the subscription's end or
 # renewal. A customer's last activity is ``customers.last_event_at`` (the processor keeps it).
 FEED_TYPES = ("survey.response", "subscription.cancelled", "subscription.renewed")
-_HANDLED = ("case.status_changed", "case.reply")
-# The slices summed together per day (every one but the agent, whose many values would make
-# that table as large as the cases).
-COMBINED = tuple(d for d in DIMENSIONS if d != "agent")
 
 
-def _insert_for(conn: Connection) -> Any:
+def insert_for(conn: Connection) -> Any:
     return postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
 
 
@@ -96,7 +80,7 @@ def move_cursor(conn: Connection, name: str, old: int, new: int, now: datetime) 
     if old != 0:
         return False
     inserted = conn.execute(
-        _insert_for(conn)(processor_cursors)
+        insert_for(conn)(processor_cursors)
         .values(name=name, position=new, updated_at=now)
         .on_conflict_do_nothing()
     ).rowcount
@@ -188,7 +172,7 @@ def write_scores(conn: Connection, scores: Mapping[tuple[Any, ...], int]) -> Non
         }
         for (day, kind, value, segment, channel, touchpoint), n in scores.items()
     ]
-    insert = _insert_for(conn)(analytics_score_daily)
+    insert = insert_for(conn)(analytics_score_daily)
     conn.execute(
         insert.on_conflict_do_update(
             index_elements=["day", "kind", "value", "segment", "channel", "touchpoint"],
@@ -223,7 +207,7 @@ def write_fates(conn: Connection, fates: Mapping[str, Mapping[str, datetime]]) -
         for customer_id, fate in fates.items()
     ]
     c = analytics_customer_fates.c
-    insert = _insert_for(conn)(analytics_customer_fates)
+    insert = insert_for(conn)(analytics_customer_fates)
     new = insert.excluded
     conn.execute(
         insert.on_conflict_do_update(
@@ -340,327 +324,3 @@ def write_exposures(conn: Connection, found: Sequence[Mapping[str, Any]]) -> Non
             )
     if inserts:
         conn.execute(analytics_exposures.insert(), inserts)
-
-
-# -- case facts -------------------------------------------------------------------------------
-def case_inputs(conn: Connection, case_ids: Sequence[int]) -> list[CaseInput]:
-    """Everything the facts of ``case_ids`` are computed from, in a few queries per chunk."""
-    out: list[CaseInput] = []
-    for part in chunks(sorted(case_ids)):
-        previous = (
-            sa.select(sa.func.max(_prev.c.resolved_at))
-            .where(
-                _prev.c.customer_id == cases.c.customer_id,
-                _prev.c.id != cases.c.id,
-                _prev.c.resolved_at <= cases.c.opened_at,
-            )
-            .scalar_subquery()
-        )
-        rows = conn.execute(
-            sa.select(
-                cases.c.id,
-                cases.c.customer_id,
-                cases.c.opened_at,
-                cases.c.status,
-                cases.c.priority,
-                cases.c.decided_by,
-                cases.c.reopen_count,
-                cases.c.resolved_at,
-                cases.c.team,
-                cases.c.owner,
-                cases.c.category,
-                cases.c.channel,
-                customers.c.segment,
-                previous.label("previous_resolved_at"),
-            )
-            .select_from(cases.outerjoin(customers, customers.c.id == cases.c.customer_id))
-            .where(cases.c.id.in_(part))
-        ).all()
-        entries: dict[int, list[Entry]] = defaultdict(list)
-        for t in conn.execute(
-            sa.select(case_timeline.c.case_id, case_timeline.c.kind, case_timeline.c.at).where(
-                case_timeline.c.case_id.in_(part), case_timeline.c.kind.in_(_HANDLED)
-            )
-        ):
-            entries[t.case_id].append(Entry(t.kind, t.at))
-        measured: dict[int, list[Measured]] = defaultdict(list)
-        for st in conn.execute(
-            sa.select(case_sla.c.case_id, case_sla.c.state).where(case_sla.c.case_id.in_(part))
-        ):
-            for h in (st.state or {}).get("history", []):
-                measured[st.case_id].append(
-                    Measured(
-                        h["metric"],
-                        int(h["generation"]),
-                        h.get("target_s"),
-                        float(h["business_s"]),
-                        float(h["wall_s"]),
-                        h["outcome"],
-                    )
-                )
-        costs: dict[int, list[float]] = defaultdict(list)
-        for g in conn.execute(
-            sa.select(remedy_grants.c.case_id, remedy_grants.c.cost).where(
-                remedy_grants.c.case_id.in_(part), remedy_grants.c.status == "applied"
-            )
-        ):
-            costs[g.case_id].append(float(g.cost))
-        followups = _followups(conn, rows)
-        for r in rows:
-            out.append(
-                CaseInput(
-                    case_id=int(r.id),
-                    opened_at=r.opened_at,
-                    status=r.status,
-                    priority=r.priority,
-                    decided_by=r.decided_by,
-                    reopen_count=int(r.reopen_count or 0),
-                    resolved_at=r.resolved_at,
-                    team=r.team,
-                    owner=r.owner,
-                    category=r.category,
-                    channel=r.channel,
-                    segment=r.segment,
-                    entries=entries.get(r.id, []),
-                    measurements=measured.get(r.id, []),
-                    remedy_costs=costs.get(r.id, []),
-                    previous_resolved_at=r.previous_resolved_at,
-                    followup=followups.get(int(r.id)),
-                )
-            )
-    return out
-
-
-_prev = cases.alias("previous_case")
-
-
-def _followups(conn: Connection, rows: Sequence[Any]) -> dict[int, tuple[str, int]]:
-    """Each resolved case's first survey answer within the follow-up window."""
-    resolved = {r.customer_id: r for r in rows if r.resolved_at is not None}
-    if not resolved:
-        return {}
-    since = min(r.resolved_at for r in resolved.values())
-    answers: dict[str, list[tuple[datetime, str, int]]] = defaultdict(list)
-    for part in chunks(list(resolved)):
-        for e in conn.execute(
-            sa.select(events.c.customer_id, events.c.occurred_at, events.c.payload).where(
-                events.c.customer_id.in_(part),
-                events.c.type == "survey.response",
-                events.c.occurred_at > since,
-            )
-        ):
-            score = (e.payload or {}).get("score")
-            if isinstance(score, dict):
-                answers[e.customer_id].append(
-                    (e.occurred_at, str(score["kind"]), int(score["value"]))
-                )
-    out: dict[int, tuple[str, int]] = {}
-    for customer_id, r in resolved.items():
-        window = [
-            a
-            for a in answers.get(customer_id, [])
-            if r.resolved_at < a[0] <= r.resolved_at + FOLLOWUP_WINDOW
-        ]
-        if window:
-            _, kind, value = min(window)
-            out[int(r.id)] = (kind, value)
-    return out
-
-
-def load_facts(conn: Connection, case_ids: Sequence[int]) -> dict[int, CaseFacts]:
-    found: dict[int, CaseFacts] = {}
-    for part in chunks(sorted(case_ids)):
-        for row in conn.execute(
-            sa.select(analytics_case_facts).where(analytics_case_facts.c.case_id.in_(part))
-        ):
-            found[int(row.case_id)] = CaseFacts.from_row(dict(row._mapping))
-    return found
-
-
-def write_facts(conn: Connection, new: Sequence[CaseFacts], old: Mapping[int, CaseFacts]) -> int:
-    """Store each case's facts and add the differences to the daily sums (one upsert per
-    table); returns the number of cases whose contribution changed."""
-    daily: dict[tuple[Any, ...], dict[str, float]] = {}
-    combos: dict[tuple[Any, ...], dict[str, float]] = {}
-    rows = []
-    for facts in new:
-        parts = delta(old.get(facts.case_id), facts)
-        if not parts:
-            continue
-        rows.append(facts.to_row())
-        for day, key, diff in parts:
-            named = dict(zip(DIMENSIONS, key, strict=True))
-            targets = [(daily, (day, "", "")), (combos, (day, *(named[d] for d in COMBINED)))]
-            targets += [(daily, (day, d, v)) for d, v in named.items()]
-            for sums, target in targets:
-                total = sums.setdefault(target, {})
-                for k, v in diff.items():
-                    total[k] = total.get(k, 0.0) + v
-    if rows:
-        insert = _insert_for(conn)(analytics_case_facts)
-        columns = [c for c in rows[0] if c != "case_id"]
-        conn.execute(
-            insert.on_conflict_do_update(
-                index_elements=["case_id"], set_={c: insert.excluded[c] for c in columns}
-            ),
-            rows,
-        )
-    _add_sums(conn, analytics_case_daily, ("day", "dimension", "value"), daily)
-    _add_sums(conn, analytics_case_slices, ("day", *COMBINED), combos)
-    return len(rows)
-
-
-def _add_sums(
-    conn: Connection,
-    table: sa.Table,
-    key_names: Sequence[str],
-    sums: Mapping[tuple[Any, ...], Mapping[str, float]],
-) -> None:
-    rows = []
-    emptied = []
-    for key, diff in sums.items():
-        diff = {k: v for k, v in diff.items() if v}
-        if not diff:
-            continue
-        named = dict(zip(key_names, key, strict=True))
-        rows.append({**dict.fromkeys(MEASURES, 0.0), **named, **diff})
-        if diff.get("opened", 0.0) < 0:
-            emptied.append({f"k_{n}": v for n, v in named.items()})
-    if not rows:
-        return
-    cols = table.c
-    insert = _insert_for(conn)(table)
-    # Every row names every measure (0 where unchanged): executemany needs one shape.
-    conn.execute(
-        insert.on_conflict_do_update(
-            index_elements=list(key_names),
-            set_={m: cols[m] + insert.excluded[m] for m in MEASURES},
-        ),
-        rows,
-    )
-    if emptied:
-        # A slice left with no case (a case moved out of it): drop its row.
-        conn.execute(
-            table.delete().where(
-                *(cols[n] == sa.bindparam(f"k_{n}") for n in key_names), cols.opened < 0.5
-            ),
-            emptied,
-        )
-
-
-# -- the reports' queries --------------------------------------------------------------------
-def service_sums(
-    conn: Connection,
-    start: date | None,
-    end: date | None,
-    by: Sequence[str],
-    filters: Mapping[str, str],
-    per_day: bool = True,
-) -> list[tuple[Any, ...]]:
-    """The measures summed per ``by`` slice (and per day unless ``per_day`` is false) between
-    ``start`` and ``end`` (inclusive), over the cases matching ``filters``: rows of
-    ``(day or None, *slice values, *MEASURES)``.
-
-    No filter and at most one slice: the daily sums per dimension. Slices and filters without
-    the agent: the daily sums per combination. With the agent among several: the per-case
-    facts of the days asked for, summed by the database.
-    """
-    if len(by) <= 1 and not filters:
-        table = analytics_case_daily.c
-        keys: list[Any] = [table.value] if by else []
-        where: list[Any] = [table.dimension == (by[0] if by else "")]
-    elif "agent" not in by and "agent" not in filters:
-        table = analytics_case_slices.c
-        keys = [table[name] for name in by]
-        where = [table[name] == value for name, value in filters.items()]
-    else:
-        table = analytics_case_facts.c
-        keys = [table[name] for name in by]
-        where = [table[name] == value for name, value in filters.items()]
-    if start is not None:
-        where.append(table.day >= start)
-    if end is not None:
-        where.append(table.day <= end)
-    day: Any = table.day if per_day else sa.null()
-    group = [table.day, *keys] if per_day else keys
-    query = sa.select(day, *keys, *(sa.func.sum(table[m]) for m in MEASURES)).where(*where)
-    if group:
-        query = query.group_by(*group)
-    return [tuple(r) for r in conn.execute(query)]
-
-
-def score_counts(
-    conn: Connection,
-    start: date | None,
-    end: date | None,
-    by: Sequence[str],
-    filters: Mapping[str, str],
-) -> list[dict[str, Any]]:
-    cols = analytics_score_daily.c
-    keys = [cols.day, cols.kind, cols.value, *(cols[d] for d in by)]
-    query = sa.select(*keys, sa.func.sum(cols.responses).label("responses")).group_by(*keys)
-    if start is not None:
-        query = query.where(cols.day >= start)
-    if end is not None:
-        query = query.where(cols.day <= end)
-    for name, value in filters.items():
-        query = query.where(cols[name] == value)
-    return [dict(r._mapping) for r in conn.execute(query)]
-
-
-def backlog(conn: Connection, by: str | None) -> list[dict[str, Any]]:
-    """Open cases now: how many, and the oldest's opening, per ``by`` (a case column)."""
-    keys = [] if by is None else [getattr(cases.c, by).label(by)]
-    query = sa.select(
-        *keys,
-        sa.func.count().label("open_cases"),
-        sa.func.min(cases.c.opened_at).label("oldest_opened_at"),
-    ).where(cases.c.status.in_(sorted(OPEN_STATUSES)))
-    if keys:
-        query = query.group_by(*keys)
-    return [dict(r._mapping) for r in conn.execute(query)]
-
-
-def exposures_and_fates(conn: Connection) -> Iterator[tuple[Exposure, Fate]]:
-    """Every exposure with its customer's fate, value and first remedy after exposure."""
-    grants: dict[str, list[tuple[datetime, str, float]]] = defaultdict(list)
-    for g in conn.execute(
-        sa.select(
-            remedy_grants.c.customer_id,
-            remedy_grants.c.created_at,
-            remedy_grants.c.remedy,
-            remedy_grants.c.cost,
-        ).where(remedy_grants.c.status == "applied")
-    ):
-        grants[g.customer_id].append((g.created_at, g.remedy, float(g.cost)))
-    x, f = analytics_exposures.c, analytics_customer_fates.c
-    query = sa.select(
-        x.customer_id,
-        x.rule,
-        x.arm,
-        x.at,
-        x.segment,
-        customers.c.value,
-        customers.c.last_event_at,
-        f.cancelled_at,
-    ).select_from(
-        analytics_exposures.outerjoin(
-            analytics_customer_fates, f.customer_id == x.customer_id
-        ).outerjoin(customers, customers.c.id == x.customer_id)
-    )
-    for r in conn.execution_options(yield_per=10_000).execute(query):
-        given = grants.get(r.customer_id)
-        after = sorted(g for g in given if g[0] >= r.at) if given else []
-        yield (
-            Exposure(
-                r.customer_id,
-                r.rule,
-                r.arm,
-                r.at,
-                r.segment,
-                after[0][1] if after else None,
-                sum(g[2] for g in after),
-                r.value,
-            ),
-            Fate(r.cancelled_at, r.last_event_at),
-        )
