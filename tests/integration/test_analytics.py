@@ -283,6 +283,10 @@ def test_the_api_serves_json_csv_and_live_gauges(tmp_path: Path) -> None:
     assert retention.status_code == 200
     assert retention.json()["rows"] == []  # the built-in rule holds nobody out
 
+    paradox = client.get("/v1/analytics/paradox", params={"days": 30})
+    assert paradox.status_code == 200
+    assert set(paradox.json()["groups"]) == {"recovered", "not_recovered", "never_a_problem"}
+
     needed = client.get(
         "/v1/analytics/sample-size", params={"baseline": 0.85, "effect_points": 4}
     ).json()
@@ -321,6 +325,9 @@ def test_winback_report_prints_tables_csv_and_json(
     retention = runner.invoke(app, ["report", "retention", "--days", "30"])
     assert retention.exit_code == 0, retention.output
     assert "(no rows)" in retention.stdout
+    paradox = runner.invoke(app, ["report", "paradox", "--format", "csv"])
+    assert paradox.exit_code == 0, paradox.output
+    assert paradox.stdout.splitlines()[0] == "group,customers,retained"
     bad = runner.invoke(app, ["report", "service", "--by", "planet"])
     assert bad.exit_code == 2
     assert "unknown 'planet'" in bad.output
@@ -398,3 +405,34 @@ def test_remedies_count_as_cost_and_split_the_retention_report(
     assert by_remedy["credit"]["remedy_cost"] == pytest.approx(3 * cost)
     assert by_remedy["credit"]["control"] == by_remedy[""]["control"] > 0
     assert not by_remedy["credit"]["randomised"]
+
+
+def test_the_recovery_paradox_report(engine: Engine, clock: FrozenClock) -> None:
+    log_events(
+        engine,
+        clock.now(),
+        body("p-a", "complaint", "pa", text="this is terrible"),
+        body("p-b", "usage", "pb"),
+        body("p-d", "usage", "pd"),
+    )
+    Processor(engine, default_stages(), clock).run_until_idle()
+    clock.set(T0 + H)
+    act(engine, clock, case_of(engine, "pa"), "acknowledge")
+    act(engine, clock, case_of(engine, "pa"), "resolve", outcome="fixed", root_cause="bug")
+    clock.set(T0 + timedelta(days=1))
+    log_events(engine, clock.now(), nps("p-a-nps", 9, "pa"))
+    clock.set(T0 + timedelta(days=80))
+    log_events(engine, clock.now(), body("p-d-2", "usage", "pd"))
+    Processor(engine, default_stages(), clock).run_until_idle()
+    clock.set(T0 + timedelta(days=100))
+    analytics.AnalyticsUpdater(engine, clock).run_until_idle()
+    found = analytics.paradox_report(engine, clock.now(), days=90)
+    assert found["groups"]["recovered"] == {"customers": 1, "retained": 1.0}
+    assert found["groups"]["never_a_problem"] == {"customers": 2, "retained": 1.0}
+    assert found["groups"]["not_recovered"] == {"customers": 0, "retained": None}
+    assert "no difference shown" in found["verdict"]
+    # Sixty quiet days count as churn: pb (last seen on day 0) and pa (day 1) have left.
+    quiet = analytics.paradox_report(engine, clock.now(), days=90, inactive_days=60)
+    assert quiet["groups"]["recovered"] == {"customers": 1, "retained": 0.0}
+    assert quiet["groups"]["never_a_problem"] == {"customers": 2, "retained": 0.5}
+    assert quiet["difference_points"] == -50.0

@@ -313,3 +313,83 @@ def tally(
             row["verdict"] = verdict(label, days, result, confidence)
             rows.append(row)
     return rows
+
+
+# -- the recovery paradox -----------------------------------------------------------------------
+PARADOX_GROUPS = ("recovered", "not_recovered", "never_a_problem")
+
+
+@dataclass(frozen=True)
+class Standing:
+    """A customer as the paradox report sees them (see :func:`paradox`)."""
+
+    first_seen_at: datetime
+    had_case: bool
+    exposed: bool
+    answered_at: datetime | None = None  # their earliest resolution with a follow-up answer
+    recovered: bool = False  # that answer was good
+    fate: Fate = NO_FATE
+
+
+def group_of(s: Standing, start: datetime) -> str | None:
+    """``recovered`` / ``not_recovered``: resolved before ``start`` with a follow-up answer,
+    good or not; ``never_a_problem``: no case and never matched by a rule with a control
+    share; ``None``: neither (a case without an answer, or not yet a customer)."""
+    if s.first_seen_at > start:
+        return None
+    if s.answered_at is not None and s.answered_at <= start:
+        return "recovered" if s.recovered else "not_recovered"
+    if not s.had_case and not s.exposed:
+        return "never_a_problem"
+    return None
+
+
+def paradox(
+    standings: Iterable[Standing],
+    as_of: datetime,
+    days: int = 90,
+    inactive_days: float | None = None,
+    confidence: float = 0.95,
+) -> dict[str, Any]:
+    """Retention over the same window (the ``days`` before ``as_of``) of recovered customers
+    against customers who never had a problem (and those whose recovery failed).
+
+    Observational, not an experiment: who has a problem, and who answers a survey, is not
+    drawn at random, so a difference is a description, not an effect of recovery.
+    """
+    start = as_of - timedelta(days=days)
+    counts = {g: [0, 0] for g in PARADOX_GROUPS}
+    for s in standings:
+        group = group_of(s, start)
+        if group is None:
+            continue
+        gone = churned_at(s.fate, as_of, inactive_days)
+        if gone is not None and gone <= start:
+            continue  # not a customer when the window began
+        counts[group][0] += 1
+        counts[group][1] += gone is None
+    rows: dict[str, Any] = {
+        g: {"customers": n, "retained": (None if not n else round(k / n, 4))}
+        for g, (n, k) in counts.items()
+    }
+    out: dict[str, Any] = {"days": days, "groups": rows}
+    (n1, k1), (n0, k0) = counts["recovered"], counts["never_a_problem"]
+    if n1 and n0:
+        d, low, high = newcombe(k1, n1, k0, n0, confidence)
+        out.update(
+            difference_points=round(100 * d, 2),
+            ci_low_points=round(100 * low, 2),
+            ci_high_points=round(100 * high, 2),
+        )
+        sign = "more" if d > 0 else "fewer"
+        shown = low > 0 or high < 0
+        out["verdict"] = (
+            f"recovered customers: {abs(100 * d):.1f} points {sign} retained over {days} days "
+            f"than customers who never had a problem, {round(100 * confidence)} % CI "
+            f"{100 * low:.1f} to {100 * high:.1f}, n = {n1} and {n0}"
+            + ("" if shown else " (no difference shown)")
+            + "; observational, not an effect of recovery."
+        )
+    else:
+        out["verdict"] = f"nothing to compare over {days} days yet (n = {n1} and {n0})."
+    return out

@@ -221,6 +221,29 @@ def retention_report(
 
 
 @router.get(
+    "/v1/analytics/paradox",
+    summary="The recovery paradox: recovered customers against those who never had a problem",
+    responses=_ERRORS,
+)
+def recovery_paradox(
+    container: RuntimeDep,
+    days: Annotated[int, Query(ge=1, le=3650, description="The window, ending now.")] = 90,
+    inactive_days: Annotated[
+        float | None,
+        Query(gt=0, le=3650, description="Also count this many days without activity as churn."),
+    ] = None,
+    confidence: Annotated[float, Query(ge=0.5, lt=1)] = 0.95,
+) -> dict[str, Any]:
+    return analytics.paradox_report(
+        container.engine,
+        container.clock.now(),
+        days=days,
+        inactive_days=inactive_days,
+        confidence=confidence,
+    )
+
+
+@router.get(
     "/v1/analytics/sample-size",
     summary="Customers needed to see a given retention effect",
     responses=_ERRORS,

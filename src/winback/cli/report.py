@@ -18,7 +18,8 @@ from rich.console import Console
 from rich.table import Table
 
 report_app = typer.Typer(
-    help="Analytics reports: service metrics, scores, backlog, retention.", no_args_is_help=True
+    help="Analytics reports: service metrics, scores, backlog, retention, the recovery paradox.",
+    no_args_is_help=True,
 )
 console = Console(stderr=True)
 
@@ -202,3 +203,23 @@ def retention_report(
         refresh,
         fmt,
     )
+
+
+@report_app.command("paradox")
+def paradox_report(
+    days: Annotated[int, typer.Option(help="The window, ending now, in days.")] = 90,
+    inactive_days: Annotated[
+        float | None, typer.Option(help="Also count this many days without activity as churn.")
+    ] = None,
+    fmt: FormatOpt = "table",
+    refresh: RefreshOpt = True,
+) -> None:
+    """Recovered customers against customers who never had a problem (observational)."""
+    from winback.services.analytics import paradox_report as report
+
+    def rows(engine: Any, now: datetime) -> list[dict[str, Any]]:
+        found = report(engine, now, days=days, inactive_days=inactive_days)
+        console.print(found["verdict"])
+        return [{"group": g, **v} for g, v in found["groups"].items()]
+
+    _run(rows, refresh, fmt)

@@ -223,3 +223,21 @@ def retention_report(
             inactive_days=inactive_days,
             confidence=confidence,
         )
+
+
+def paradox_report(
+    engine: Engine,
+    now: datetime,
+    *,
+    days: int = 90,
+    inactive_days: float | None = None,
+    confidence: float = 0.95,
+) -> dict[str, Any]:
+    """Retention of recovered customers against those who never had a problem (observational;
+    winback.analytics.retention.paradox)."""
+    if not 1 <= days <= 3650:
+        raise InvalidInput("days: between 1 and 3650", field="days")
+    if not 0.5 <= confidence < 1:
+        raise InvalidInput("confidence: must be in [0.5, 1)", field="confidence")
+    with engine.connect() as conn:
+        return retention.paradox(queries.standings(conn), now, days, inactive_days, confidence)

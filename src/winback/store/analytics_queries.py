@@ -14,7 +14,7 @@ from sqlalchemy.engine import Connection
 from winback.analytics.metrics import (
     MEASURES,
 )
-from winback.analytics.retention import Exposure, Fate
+from winback.analytics.retention import Exposure, Fate, Standing
 from winback.cases.model import OPEN_STATUSES
 from winback.store.tables import (
     analytics_case_daily,
@@ -142,5 +142,49 @@ def exposures_and_fates(conn: Connection) -> Iterator[tuple[Exposure, Fate]]:
                 sum(g[2] for g in after),
                 r.value,
             ),
+            Fate(r.cancelled_at, r.last_event_at),
+        )
+
+
+def standings(conn: Connection) -> Iterator[Standing]:
+    """Every customer with what the recovery paradox report needs: when first seen, whether
+    they had a case or an exposure, their earliest resolution with a follow-up answer and
+    whether an answer was good, and their fate (grouped joins, one pass)."""
+    f = analytics_case_facts.c
+    answered = (
+        sa.select(
+            cases.c.customer_id.label("customer_id"),
+            sa.func.min(cases.c.resolved_at).label("answered_at"),
+            sa.func.max(f.recovered).label("recovered"),
+        )
+        .select_from(analytics_case_facts.join(cases, cases.c.id == f.case_id))
+        .where(f.answered > 0)
+        .group_by(cases.c.customer_id)
+        .subquery()
+    )
+    had_case = sa.select(cases.c.customer_id).distinct().subquery()
+    exposed = sa.select(analytics_exposures.c.customer_id).distinct().subquery()
+    fates = analytics_customer_fates.c
+    query = sa.select(
+        customers.c.first_seen_at,
+        customers.c.last_event_at,
+        had_case.c.customer_id.is_not(None).label("had_case"),
+        exposed.c.customer_id.is_not(None).label("exposed"),
+        answered.c.answered_at,
+        answered.c.recovered,
+        fates.cancelled_at,
+    ).select_from(
+        customers.outerjoin(had_case, had_case.c.customer_id == customers.c.id)
+        .outerjoin(exposed, exposed.c.customer_id == customers.c.id)
+        .outerjoin(answered, answered.c.customer_id == customers.c.id)
+        .outerjoin(analytics_customer_fates, fates.customer_id == customers.c.id)
+    )
+    for r in conn.execution_options(yield_per=10_000).execute(query):
+        yield Standing(
+            r.first_seen_at,
+            bool(r.had_case),
+            bool(r.exposed),
+            r.answered_at,
+            bool(r.recovered),
             Fate(r.cancelled_at, r.last_event_at),
         )

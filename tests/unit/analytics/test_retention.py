@@ -11,9 +11,12 @@ from winback.analytics.retention import (
     ArmCounts,
     Exposure,
     Fate,
+    Standing,
     churned_at,
     compare,
+    group_of,
     newcombe,
+    paradox,
     report,
     retained,
     sample_size,
@@ -121,3 +124,33 @@ def test_report_groups_by_rule_and_segment_and_remedy_rows_are_descriptive() -> 
     assert not any(r["randomised"] for r in by_remedy)
     with pytest.raises(ValueError, match="unknown grouping"):
         report(exposures, fates, AS_OF, by=("planet",))
+
+
+def test_the_paradox_compares_the_same_window_for_each_group() -> None:
+    start = AS_OF - 90 * D
+    recovered = Standing(T0, True, False, answered_at=start - D, recovered=True)
+    failed = Standing(T0, True, False, answered_at=start - D, recovered=False)
+    late = Standing(T0, True, False, answered_at=start + D, recovered=True)  # after the start
+    quiet = Standing(T0, False, False)
+    held_out = Standing(T0, False, True)  # had a problem: matched a rule, held out
+    gone_before = Standing(T0, False, False, fate=Fate(cancelled_at=start - D))
+    gone_during = Standing(T0, False, False, fate=Fate(cancelled_at=start + D))
+    newcomer = Standing(start + D, False, False)
+    assert [group_of(s, start) for s in (recovered, failed, late, quiet, held_out)] == [
+        "recovered",
+        "not_recovered",
+        None,
+        "never_a_problem",
+        None,
+    ]
+    assert group_of(newcomer, start) is None
+    found = paradox(
+        [recovered, failed, late, quiet, held_out, gone_before, gone_during, newcomer], AS_OF
+    )
+    assert found["groups"]["recovered"] == {"customers": 1, "retained": 1.0}
+    assert found["groups"]["never_a_problem"] == {"customers": 2, "retained": 0.5}
+    assert found["difference_points"] == 50.0
+    assert found["verdict"].startswith(
+        "recovered customers: 50.0 points more retained over 90 days than customers who never"
+    )
+    assert found["verdict"].endswith("observational, not an effect of recovery.")
