@@ -272,6 +272,11 @@ def time_reports(engine: sa.Engine, now: datetime, repeat: int, sizes: dict[str,
             f"  {name:40s} p50 {got['p50']:7.1f} ms  p95 {got['p95']:7.1f} ms  "
             f"max {got['max']:7.1f} ms"
         )
+    got = timed(lambda: analytics.paradox_report(engine, now), max(3, repeat // 5))
+    print(
+        f"  {'recovery paradox (every customer)':40s} p50 {got['p50']:7.1f} ms  "
+        f"p95 {got['p95']:7.1f} ms"
+    )
     got = timed(
         lambda: analytics.retention_report(engine, now, by=["rule", "segment"]),
         max(3, repeat // 5),
