@@ -51,6 +51,7 @@ from winback.remedies.config import REMEDIES_FILE, load_catalogue
 from winback.risk.scoring import Scorer
 from winback.risk.setup import RISK_FILE, build_scorer, load_risk_config
 from winback.routing.config import AGENTS_FILE, TEAMS_FILE, RoutingConfig, load_routing
+from winback.services.analytics import AnalyticsUpdater
 from winback.services.privacy import RetentionService
 from winback.services.relay import Relay, RelayConfig
 from winback.services.risk_rescore import RiskRescorer
@@ -432,10 +433,11 @@ def build_workers(
     """The background workers of a processing process: the processor (woken by ingest through
     ``wake``), the SLA timers (``WINBACK_SLA_TIMERS``), routing
     (``WINBACK_ROUTING_INTERVAL_SECONDS`` > 0) and the risk re-score
-    (``WINBACK_RISK_RESCORE_INTERVAL_SECONDS`` > 0) and retention (``WINBACK_RETENTION_DAYS``
-    > 0). On a partitioned log (``winback db partitions N``) the processor processes this
-    worker's share and a ``winback-partitions`` worker heartbeats and re-balances it. The first
-    runs in the caller's thread    (:meth:`LoopWorker.run`); start the others."""
+    (``WINBACK_RISK_RESCORE_INTERVAL_SECONDS`` > 0), retention (``WINBACK_RETENTION_DAYS`` > 0)
+    and the analytics read models (``WINBACK_ANALYTICS_INTERVAL_SECONDS`` > 0). On a
+    partitioned log (``winback db partitions N``) the processor processes this worker's share
+    and a ``winback-partitions`` worker heartbeats and re-balances it. The first runs in the
+    caller's thread (:meth:`LoopWorker.run`); start the others."""
     clock = clock or SystemClock()
     sources = sources or build_sources(settings)
     if wake is None and settings.redis_url:  # a worker of its own: woken by the Redis feed
@@ -494,6 +496,9 @@ def build_workers(
         retention = RetentionService(engine, clock, settings.retention_days)
         workers.append(LoopWorker("winback-retention", retention.round, stop=stop))
     workers.extend(outreach)
+    if settings.analytics_interval_seconds > 0:
+        updater = AnalyticsUpdater(engine, clock, settings.analytics_interval_seconds)
+        workers.append(LoopWorker("winback-analytics", updater.round, stop=stop))
     return workers
 
 

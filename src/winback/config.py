@@ -170,6 +170,13 @@ class Settings(BaseSettings):
         "long ago, so silence and ageing windows count without a new event; a newly activated "
         "churn model is applied to every customer (0: off; docs/risk.md).",
     )
+    analytics_interval_seconds: float = Field(
+        default=10.0,
+        ge=0,
+        le=86_400,
+        description="How often the processing process brings the analytics read models up to "
+        "date from the log, the case timelines and the outbox (0: off; docs/analytics.md).",
+    )
     config_check_seconds: float = Field(
         default=1.0,
         gt=0,

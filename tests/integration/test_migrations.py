@@ -37,6 +37,13 @@ TABLES = {
     "api_keys",
     "sessions",
     "login_throttle",
+    # analytics read models
+    "analytics_case_facts",
+    "analytics_case_daily",
+    "analytics_case_slices",
+    "analytics_score_daily",
+    "analytics_exposures",
+    "analytics_customer_fates",
 }
 
 

@@ -529,6 +529,7 @@ def test_build_workers_adds_the_retention_worker_unless_the_period_is_zero(
         "routing_interval_seconds": 0,
         "risk_rescore_interval_seconds": 0,
         "outreach_relay": False,  # its workers are tested in test_outreach_relay.py
+        "analytics_interval_seconds": 0,
     }
     stop = threading.Event()
     on = build_workers(Settings(**base), sqlite_engine, stop)

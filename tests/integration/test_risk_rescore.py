@@ -197,7 +197,12 @@ def test_build_workers_adds_the_re_score_worker_unless_the_interval_is_zero(
     engine: Engine, tmp_path: Path
 ) -> None:
     stop = threading.Event()
-    base: dict[str, Any] = {"models_dir": tmp_path / "m", "sla_timers": False, "retention_days": 0}
+    base: dict[str, Any] = {
+        "models_dir": tmp_path / "m",
+        "sla_timers": False,
+        "retention_days": 0,
+        "analytics_interval_seconds": 0,
+    }
     base["outreach_relay"] = False  # its workers are tested in test_outreach_relay.py
     on = build_workers(Settings(**base, routing_interval_seconds=0), engine, stop)
     off = build_workers(

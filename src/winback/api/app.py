@@ -17,6 +17,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 import winback
 from winback.api import (
+    analytics,
     audit,
     cases,
     customers,
@@ -103,7 +104,7 @@ def create_app(container: Runtime, runner: ProcessorRunner | None = None) -> Fas
     app.state.container = container
     app.state.auth = Authenticator(container.engine, container.clock, settings, secret)
     app.state.metrics = metrics = Metrics(
-        container.engine, container.committer, container.sources.all
+        container.engine, container.committer, container.sources.all, clock=container.clock
     )
     app.state.shedder = shedder
     install_credential_redaction()  # process-wide, idempotent: no credential in a log line
@@ -135,6 +136,7 @@ def create_app(container: Runtime, runner: ProcessorRunner | None = None) -> Fas
         app.include_router(module.router)
     app.include_router(remedies.router)  # remedy recommendations
     app.include_router(routing.router)  # agents, routing runs
+    app.include_router(analytics.router)  # service metrics, scores, backlog, retention
     app.include_router(audit.router)  # the audit trail
     app.include_router(outbox.router)  # deliveries, dead letters, webhook subscriptions
     app.include_router(outreach.router)  # preferences, template previews, inbound e-mail

@@ -18,9 +18,11 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from sqlalchemy.engine import Engine
 
+from winback.clock import Clock
 from winback.events.ingest import GroupCommitter
 from winback.pipeline.processor import read_cursor
 from winback.sources import Source
+from winback.store.analytics_queries import backlog
 from winback.store.deliveries import outbox_backlog
 from winback.store.partitions import partition_lags
 from winback.store.privacy import RETENTION_CURSOR
@@ -85,6 +87,34 @@ class _StoreCollector(Collector):
         yield by_state
 
 
+class _BacklogCollector(Collector):
+    """The live service figures: open cases and the age of the oldest, per team."""
+
+    def __init__(self, engine: Engine, clock: Clock) -> None:
+        self._engine, self._clock = engine, clock
+
+    def collect(self) -> Iterator[Metric]:
+        with self._engine.connect() as conn:
+            rows = backlog(conn, "team")
+        now = self._clock.now()
+        open_cases = GaugeMetricFamily(
+            "winback_backlog_open_cases", "Open recovery cases now, by team.", labels=["team"]
+        )
+        oldest = GaugeMetricFamily(
+            "winback_backlog_oldest_age_seconds",
+            "Age of the oldest open case, by team (absent: none open).",
+            labels=["team"],
+        )
+        for row in rows:
+            team = row["team"] or ""
+            open_cases.add_metric([team], float(row["open_cases"]))
+            if row["oldest_opened_at"] is not None:
+                age = (now - row["oldest_opened_at"]).total_seconds()
+                oldest.add_metric([team], age)
+        yield open_cases
+        yield oldest
+
+
 class _QueueCollector(Collector):
     def __init__(self, committer: GroupCommitter) -> None:
         self._committer = committer
@@ -132,6 +162,7 @@ class Metrics:
         engine: Engine,
         committer: GroupCommitter,
         sources: Callable[[], Sequence[Source[Any]]] = list,
+        clock: Clock | None = None,
     ) -> None:
         self.registry = CollectorRegistry()
         self.accepted = Counter(
@@ -174,5 +205,7 @@ class Metrics:
             for reason in SHED_REASONS
         }
         self.registry.register(_StoreCollector(engine))
+        if clock is not None:
+            self.registry.register(_BacklogCollector(engine, clock))
         self.registry.register(_QueueCollector(committer))
         self.registry.register(_SourcesCollector(sources))

@@ -21,6 +21,7 @@ from winback.cli.churn import evaluate_churn, models_activate, models_list, trai
 from winback.cli.customers import customers_app
 from winback.cli.identity import keys_app, users_app
 from winback.cli.outbox import outbox_app, templates_app
+from winback.cli.report import report_app
 from winback.cli.rules import rules_app
 from winback.cli.sla import sla_app
 from winback.cli.text import evaluate_text, train_text
@@ -46,6 +47,7 @@ app.add_typer(outbox_app, name="outbox")  # winback outbox list / redrive
 app.add_typer(templates_app, name="templates")  # winback templates check
 app.add_typer(users_app, name="users")  # winback users create / list / disable / set-role
 app.add_typer(keys_app, name="keys")  # winback keys create / list / revoke
+app.add_typer(report_app, name="report")  # winback report service / scores / backlog / retention
 console = Console(stderr=True)
 evaluate_app.command("text")(evaluate_text)  # winback evaluate text
 train_app.command("text")(train_text)  # winback train text

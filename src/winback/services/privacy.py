@@ -83,7 +83,7 @@ ErasureStep = Callable[[Connection, store.Erasure], None]
 
 
 def _count_key_only_tables(conn: Connection, erasure: store.Erasure) -> None:
-    store.count_untouched(conn, erasure, ("case_events", "sla_timers"))
+    store.count_untouched(conn, erasure, ("case_events", "sla_timers", "analytics_case_facts"))
 
 
 # The erasure, step by step, in one transaction. Rows found through a case or an event of the
@@ -101,6 +101,7 @@ ERASURE_STEPS: list[ErasureStep] = [
     store.erase_outbox,
     store.erase_deliveries,
     store.erase_preferences,
+    store.erase_analytics,
     store.erase_events,
     store.erase_cases,
     store.erase_remedy_grants,

@@ -27,6 +27,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from winback.store.tables import (
+    analytics_case_facts,
+    analytics_customer_fates,
+    analytics_exposures,
     audit_log,
     case_actions,
     case_events,
@@ -67,6 +70,11 @@ CUSTOMER_TABLES: dict[str, tuple[sa.Table, Link]] = {
     "audit_log": (audit_log, "customer_id"),
     "outbox_deliveries": (outbox_deliveries, "customer_id"),
     "customer_preferences": (customer_preferences, "customer_id"),
+    # The analytics read models: facts per case (no identifiers: counted), and the retention
+    # report's exposures and fates (moved to the pseudonym: the report's counts stay).
+    "analytics_case_facts": (analytics_case_facts, "case_id"),
+    "analytics_exposures": (analytics_exposures, "customer_id"),
+    "analytics_customer_fates": (analytics_customer_fates, "customer_id"),
 }
 # Tables without customer data, and why.
 NOT_CUSTOMER_DATA: dict[str, str] = {
@@ -75,6 +83,9 @@ NOT_CUSTOMER_DATA: dict[str, str] = {
     "log_partitions": "the log's partitions and their leases (worker names)",
     "processor_members": "the running workers and their heartbeats",
     "webhook_subscriptions": "the integrations' endpoints and topics",
+    "analytics_case_daily": "daily sums per slice: counts and times, no customer",
+    "analytics_case_slices": "daily sums per combination of slices: counts and times",
+    "analytics_score_daily": "daily score distributions per slice: counts",
     "usage_cohorts": "usage histograms per plan and measure: counts of many customers, no ids",
 }
 
@@ -391,6 +402,22 @@ def erase_preferences(conn: Connection, erasure: Erasure) -> None:
         )
     )
     erasure.counts["customer_preferences"] = gone.rowcount
+
+
+def erase_analytics(conn: Connection, erasure: Erasure) -> None:
+    """The retention report keeps its counts under the pseudonym; the sender's event ids go."""
+    _update_rows(
+        conn,
+        erasure,
+        "analytics_exposures",
+        lambda row: {
+            "customer_id": erasure.pseudonym,
+            "event_id": erasure.replace_ids(row.event_id),
+        },
+    )
+    _update_rows(
+        conn, erasure, "analytics_customer_fates", lambda row: {"customer_id": erasure.pseudonym}
+    )
 
 
 def count_untouched(conn: Connection, erasure: Erasure, names: Iterable[str]) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from winback.analytics.metrics import MEASURES
 from winback.cases.model import OPEN_STATUSES
 from winback.store.types import BigID, JSONDoc, UTCDateTime
 
@@ -484,4 +485,101 @@ login_throttle = sa.Table(
     sa.Column("failures", sa.Integer(), nullable=False),
     sa.Column("first_failure_at", UTCDateTime(), nullable=False),
     sa.Column("locked_until", UTCDateTime()),
+)
+
+# -- analytics read models (migration 0015) --------------------------------------------------
+# Kept by the analytics worker (services/analytics.py) from the log, the timelines and the
+# outbox after its cursors (rows of ``processor_cursors`` named ``analytics:*``):
+# - ``analytics_case_facts``: one row per case, its slice and additive measures
+#   (winback.analytics.metrics), so a changed case is applied to the sums as a difference;
+# - ``analytics_case_daily``: those measures summed per opening day, per slice dimension and
+#   value (``dimension`` "" and ``value`` "" for every case), so its size grows with days and
+#   the slices' values, not with cases: what the single-slice reports read;
+# - ``analytics_case_slices``: the measures summed per opening day and combination of every
+#   slice but the agent: what the multi-slice and filtered reports read;
+# - ``analytics_score_daily``: survey answers counted per day, kind, value and slice;
+# - ``analytics_exposures``: each (customer, rule with a control share) first matched, its arm;
+# - ``analytics_customer_fates``: each customer's first cancellation and latest renewal (churn).
+_DIMENSION_COLUMNS = (
+    ("team", 100),
+    ("agent", 200),
+    ("category", 64),
+    ("channel", 64),
+    ("segment", 100),
+    ("priority", 8),
+    ("rule", 200),
+)
+
+
+def _dimensions() -> list[sa.Column[str]]:
+    return [sa.Column(name, sa.String(size), nullable=False) for name, size in _DIMENSION_COLUMNS]
+
+
+def _measures() -> list[sa.Column[float]]:
+    return [
+        sa.Column(name, sa.Float(), nullable=False, server_default=sa.text("0"))
+        for name in MEASURES
+    ]
+
+
+analytics_case_facts = sa.Table(
+    "analytics_case_facts",
+    metadata,
+    sa.Column("case_id", sa.BigInteger(), primary_key=True),
+    sa.Column("day", sa.Date(), nullable=False),
+    *_dimensions(),
+    *_measures(),
+    sa.Index("ix_analytics_case_facts_day", "day"),
+)
+
+analytics_case_daily = sa.Table(
+    "analytics_case_daily",
+    metadata,
+    sa.Column("day", sa.Date(), primary_key=True),
+    sa.Column("dimension", sa.String(16), primary_key=True),
+    sa.Column("value", sa.String(200), primary_key=True),
+    *_measures(),
+)
+
+analytics_case_slices = sa.Table(
+    "analytics_case_slices",
+    metadata,
+    sa.Column("day", sa.Date(), primary_key=True),
+    *(
+        sa.Column(name, sa.String(size), primary_key=True)
+        for name, size in _DIMENSION_COLUMNS
+        if name != "agent"
+    ),
+    *_measures(),
+)
+
+analytics_score_daily = sa.Table(
+    "analytics_score_daily",
+    metadata,
+    sa.Column("day", sa.Date(), primary_key=True),
+    sa.Column("kind", sa.String(8), primary_key=True),
+    sa.Column("value", sa.Integer(), primary_key=True),
+    sa.Column("segment", sa.String(100), primary_key=True),
+    sa.Column("channel", sa.String(64), primary_key=True),
+    sa.Column("touchpoint", sa.String(100), primary_key=True),
+    sa.Column("responses", sa.Integer(), nullable=False),
+)
+
+analytics_exposures = sa.Table(
+    "analytics_exposures",
+    metadata,
+    sa.Column("customer_id", sa.String(200), primary_key=True),
+    sa.Column("rule", sa.String(200), primary_key=True),
+    sa.Column("arm", sa.String(8), nullable=False),
+    sa.Column("at", UTCDateTime(), nullable=False),
+    sa.Column("event_id", sa.String(200), nullable=False),
+    sa.Column("segment", sa.String(100)),
+)
+
+analytics_customer_fates = sa.Table(
+    "analytics_customer_fates",
+    metadata,
+    sa.Column("customer_id", sa.String(200), primary_key=True),
+    sa.Column("cancelled_at", UTCDateTime()),
+    sa.Column("renewed_at", UTCDateTime()),
 )

@@ -5,7 +5,9 @@ Runs after text and risk and before the case stage. It leaves the merged
 ``ctx.decision`` and the choices to keep on the case (severity, agent, team, SLA policy,
 remedies, handoff, incident, and the rules' summary for the timeline) in ``ctx.plan``; the case
 stage applies them. A control-group hold-out is recorded in the outbox (``playbook.holdout``),
-with no case action. The playbooks come from a :class:`~winback.sources.Source`, so an edited
+with no case action; a customer a rule with a control share matched but did not hold out is
+recorded too (``playbook.treated``, once per such rule), so the analytics see both arms of each
+rule's experiment. The playbooks come from a :class:`~winback.sources.Source`, so an edited
 playbook applies without a restart.
 """
 
@@ -15,11 +17,12 @@ from winback.cases.effects import Effect
 from winback.cases.transitions import Plan
 from winback.pipeline.context import EventContext
 from winback.pipeline.ports import Unit
-from winback.playbooks.engine import decision_for, evaluate
+from winback.playbooks.engine import control_bucket, decision_for, evaluate
 from winback.playbooks.model import Facts, Outcome, PlaybookSet
 from winback.sources import Source
 
 HOLDOUT_TOPIC = "playbook.holdout"
+TREATED_TOPIC = "playbook.treated"
 
 
 def facts_of(ctx: EventContext, unit: Unit) -> Facts:
@@ -78,3 +81,25 @@ class PlaybookStage:
                     },
                 )
             )
+        elif outcome.held_out_by is None and outcome.suppressed_by is None:
+            self._record_treated(ctx, unit, outcome)
+
+    @staticmethod
+    def _record_treated(ctx: EventContext, unit: Unit, outcome: Outcome) -> None:
+        """The rules with a control share that matched and drew this customer into their
+        treated arm (the same hash draw as the hold-out; nothing else was held out)."""
+        event = ctx.event
+        for hit in outcome.hits:
+            share = hit.actions.control_share
+            if share <= 0:
+                continue
+            bucket = control_bucket(event.customer_id, hit.rule_id)
+            key = f"{TREATED_TOPIC}:{event.event_id}:{hit.rule_id}"
+            payload = {
+                "customer_id": event.customer_id,
+                "event_id": event.event_id,
+                "rule": hit.rule_id,
+                "bucket": bucket,
+                "at": unit.clock.now().isoformat(),
+            }
+            unit.emit(Effect(TREATED_TOPIC, key, payload))

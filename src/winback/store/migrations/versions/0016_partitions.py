@@ -9,7 +9,7 @@ partial (``partition IS NOT NULL``), so the one-partition default pays nothing f
 ``processor_members`` holds the workers' heartbeats.
 
 Revision ID: 0016
-Revises: 0014
+Revises: 0015
 Create Date: 2026-12-02
 """
 
@@ -21,7 +21,7 @@ from alembic import op
 from winback.store.types import UTCDateTime
 
 revision = "0016"
-down_revision = "0014"
+down_revision = "0015"
 branch_labels = None
 depends_on = None
 
