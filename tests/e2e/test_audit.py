@@ -48,7 +48,7 @@ def test_actions_and_reloads_are_audited_and_verify_catches_tampering(
         event = {"id": "a-1", "type": "complaint", "customer": {"id": "cus-a"}}
         assert client.post("/v1/events", json=event).status_code == 202
         case_id = wait_case(client, "cus-a")["id"]
-        assign = {"action": "assign", "actor": "lead:li", "owner": "ana"}
+        assign = {"action": "assign", "owner": "ana"}
         assert client.post(f"/v1/cases/{case_id}/actions", json=assign).status_code == 200
 
         # An edit reaches both processes; each records its own reload.
@@ -70,7 +70,8 @@ def test_actions_and_reloads_are_audited_and_verify_catches_tampering(
         digest = records[0]["details"]["files"][0]["sha256"]
         assert len(digest) == 64
         [assigned] = client.get("/v1/audit", params={"action": "case.assign"}).json()["items"]
-        assert assigned["actor"] == "lead:li"
+        assert assigned["actor"] == "key:e2e-admin"  # who, from the credential
+        assert assigned["credential"].startswith("key:")
         assert assigned["after"] == {"owner": "ana"}
 
     intact = run_cli(["audit", "verify"], env, tmp_path)

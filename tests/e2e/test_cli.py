@@ -400,13 +400,16 @@ def test_demo_runs_to_the_end_and_leaves_cases(tmp_path: Path) -> None:
     assert result.returncode == 0, result
     assert f"http://127.0.0.1:{port}/v1/cases" in result.stdout
     # Its people, with passwords made for this run, and its stream's own key.
-    assert "Log in (POST /v1/auth/login" in result.stdout
+    assert f"Log in at http://127.0.0.1:{port}/console" in result.stdout
     roles = dict(query(database, "SELECT name, role FROM users"))
     assert roles == {
         "admin": "admin",
         "lea": "lead",
-        "ana": "agent",
-        "bo": "agent",
+        "max": "manager",
+        "ana": "agent",  # the roster's agents (agents.yaml of the demo's configuration)
+        "ben": "agent",
+        "chloe": "agent",
+        "dev": "agent",
         "al": "analyst",
     }
     assert scalar(database, "SELECT scopes FROM api_keys WHERE name = 'demo-stream'") is not None
