@@ -277,3 +277,20 @@ def test_login_only_follows_console_addresses() -> None:
     assert _safe_next("/console/cases/3") == "/console/cases/3"
     for elsewhere in ("https://evil.example/console", "//evil.example/console", "/docs", None):
         assert _safe_next(elsewhere) == "/console"
+
+
+def test_the_dashboard_charts_the_cases_for_leads_and_not_for_agents(console: Console) -> None:
+    from winback.services.analytics import AnalyticsUpdater
+
+    act(console.as_(ANA), console.ids["cat"], action="reply", text="On it.")
+    AnalyticsUpdater(console.engine, console.clock, 1).round()  # the read models catch up
+    page = console.as_(LEA).get("/console/dashboard")
+    assert page.status_code == 200
+    assert page.text.count('<figure class="chart">') == 7
+    assert "Cases opened and resolved per day" in page.text
+    # Three cases opened today, in the numbers behind the chart and the headline.
+    assert "<dt>Cases opened</dt><dd>3</dd>" in page.text
+    assert 'role="img"' in page.text
+    assert "<script" not in page.text.split("</head>")[1]  # no inline script (CSP)
+    refused = console.as_(ANA).get("/console/dashboard")
+    assert refused.status_code == 403
