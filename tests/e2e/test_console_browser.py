@@ -63,7 +63,9 @@ def test_an_agent_and_a_lead_work_a_case_end_to_end(
     browser: Any,
     tmp_path: Path,
 ) -> None:
-    server = start_server(session_cookie_secure=False, routing_interval_seconds=0)
+    server = start_server(
+        session_cookie_secure=False, routing_interval_seconds=0, analytics_interval_seconds=1
+    )
     create_people(server.database)
     events = [
         {
@@ -127,6 +129,9 @@ def test_an_agent_and_a_lead_work_a_case_end_to_end(
     page.wait_for_url(re.compile(r"done=approve"))
     assert page.locator("text=Nothing waits for a decision").count() == 1
     assert [tuple(r) for r in query(db, granted, (case_id,))][1] == (200.0, "applied")
+    page.click("nav >> text=Dashboard")
+    assert page.locator("figure.chart").count() == 7, page.content()[:3000]
+    shot(page, "dashboard")
     page.click("text=Log out")
 
     # The agent resolves it.

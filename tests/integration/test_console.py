@@ -294,3 +294,10 @@ def test_the_dashboard_charts_the_cases_for_leads_and_not_for_agents(console: Co
     assert "<script" not in page.text.split("</head>")[1]  # no inline script (CSP)
     refused = console.as_(ANA).get("/console/dashboard")
     assert refused.status_code == 403
+
+
+def test_the_dashboard_before_the_read_models_have_anything(console: Console) -> None:
+    page = console.as_(LEA).get("/console/dashboard")
+    assert page.status_code == 200
+    assert "<dt>Cases opened</dt><dd>0</dd>" in page.text
+    assert "no data yet" in page.text

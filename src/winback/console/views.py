@@ -33,6 +33,7 @@ from winback.console.auth import ConsolePrincipal, check_csrf, csrf_of, may_see_
 from winback.console.live import ChangeFeed
 from winback.errors import InvalidAction, TooManyAttempts, Unauthenticated, WinbackError
 from winback.identity import Principal
+from winback.analytics.metrics import derive
 from winback.services import analytics
 from winback.services.cases import perform_action
 from winback.services.remedies import REMEDY_ACTIONS, perform_remedy_action, recommendations
@@ -458,7 +459,8 @@ def dashboard(request: Request, principal: ConsolePrincipal, runtime: RuntimeDep
     start = today - timedelta(days=DASHBOARD_DAYS - 1)
     engine = runtime.engine
     daily = analytics.service_metrics(engine, start=start, end=today, period="day")
-    [total] = analytics.service_metrics(engine, start=start, end=today) or [{}]
+    # No case yet in the period (or the read models not caught up): every figure empty.
+    [total] = analytics.service_metrics(engine, start=start, end=today) or [derive({})]
     scores = analytics.score_metrics(engine, start=start, end=today, period="day")
     by_team = analytics.backlog(engine, now, by="team")
     by_owner = analytics.backlog(engine, now, by="owner")
