@@ -21,6 +21,7 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy.engine import Connection
 from starlette.concurrency import run_in_threadpool
 
+from winback.analytics.metrics import derive
 from winback.api.case_actions import case_sla_view
 from winback.api.deps import RuntimeDep
 from winback.api.errors import status_of
@@ -33,7 +34,6 @@ from winback.console.auth import ConsolePrincipal, check_csrf, csrf_of, may_see_
 from winback.console.live import ChangeFeed
 from winback.errors import InvalidAction, TooManyAttempts, Unauthenticated, WinbackError
 from winback.identity import Principal
-from winback.analytics.metrics import derive
 from winback.services import analytics
 from winback.services.cases import perform_action
 from winback.services.remedies import REMEDY_ACTIONS, perform_remedy_action, recommendations
