@@ -59,16 +59,17 @@ def winback_env(database: Path | None = None, **settings: object) -> dict[str, s
     return env
 
 
-def admin_key(database: Path, name: str = "e2e-admin") -> str:
-    """Create an API key with the ``admin`` scope in a (migrated) Winback SQLite file, straight
-    through the identity service, as ``winback keys create`` does; returns its token."""
+def admin_key(database: Path | str, name: str = "e2e-admin") -> str:
+    """Create an API key with the ``admin`` scope in a (migrated) Winback database (a SQLite
+    file or a URL), straight through the identity service, as ``winback keys create`` does;
+    returns its token."""
     from datetime import UTC, datetime
 
     from winback.identity import SYSTEM
     from winback.services.identity import create_key
     from winback.store.engine import make_engine, write_connection
 
-    engine = make_engine(sqlite_url(database))
+    engine = make_engine(database if isinstance(database, str) else sqlite_url(database))
     try:
         with write_connection(engine) as conn, conn.begin():
             token, _ = create_key(conn, SYSTEM, name, ["admin"], datetime.now(UTC))
@@ -190,7 +191,10 @@ class Server:
             )
         self.wait_ready(timeout)
         if self.token is None:
-            self.token = admin_key(self.database)
+            # Several servers may share one PostgreSQL database: each its own key.
+            url = self.settings.get("database_url")
+            name = f"e2e-admin-{self.port}"
+            self.token = admin_key(str(url) if url else self.database, name)
         return self
 
     def wait_ready(self, timeout: float = READY_TIMEOUT) -> dict[str, Any]:

@@ -70,7 +70,7 @@ def test_actions_and_reloads_are_audited_and_verify_catches_tampering(
         digest = records[0]["details"]["files"][0]["sha256"]
         assert len(digest) == 64
         [assigned] = client.get("/v1/audit", params={"action": "case.assign"}).json()["items"]
-        assert assigned["actor"] == "key:e2e-admin"  # who, from the credential
+        assert assigned["actor"] == f"key:e2e-admin-{server.port}"  # from the credential
         assert assigned["credential"].startswith("key:")
         assert assigned["after"] == {"owner": "ana"}
 

@@ -278,6 +278,17 @@ def check_database(database: Path, ledger: Ledger) -> dict[str, int]:
         assert conn.execute("SELECT count(*) FROM event_failures").fetchone()[0] == 0
 
         triggering = {r["seq"]: r for r in rows if triggers(r["type"], json.loads(r["payload"]))}
+        # The default playbooks also open (or join) a case when the churn risk jumps; whether it
+        # jumps is the risk model's call, so those events are read from the store (each must
+        # still be linked exactly once, like the others).
+        jumped = {
+            r[0]
+            for r in conn.execute(
+                "SELECT event_seq FROM case_timeline WHERE event_seq IS NOT NULL "
+                "AND kind IN ('case.opened', 'case.attached') AND data LIKE '%churn risk jumped%'"
+            )
+        }
+        triggering.update({r["seq"]: r for r in rows if r["seq"] in jumped})
         # A survey answer from a customer whose case is open joins it as well (cases stay open
         # here: nobody resolves them), whatever its score.
         with_case: set[str] = set()
