@@ -19,6 +19,7 @@ from winback.cli import app
 from winback.clock import FrozenClock
 from winback.config import Settings
 from winback.errors import InvalidInput
+from winback.identity import Principal
 from winback.pipeline.processor import Processor
 from winback.pipeline.stages import default_stages
 from winback.playbooks.engine import control_bucket
@@ -63,6 +64,9 @@ rules:
 )
 
 
+ANA = Principal(kind="user", name="ana", role="agent", credential="session")
+
+
 def run(engine: Engine, clock: FrozenClock) -> None:
     stages = default_stages(
         playbooks=Source.fixed("playbooks", PlaybookSet((BOOK,))),
@@ -72,7 +76,7 @@ def run(engine: Engine, clock: FrozenClock) -> None:
 
 
 def act(engine: Engine, clock: FrozenClock, case_id: int, action: str, **params: Any) -> None:
-    perform_action(engine, clock, SlaEngine(SLA), case_id, action, "user:ana", params, None)
+    perform_action(engine, clock, SlaEngine(SLA), case_id, action, ANA, params, None)
 
 
 def case_of(engine: Engine, customer: str) -> int:
@@ -233,6 +237,8 @@ def test_the_processing_process_runs_the_analytics_worker_unless_turned_off(
         "sla_timers": False,
         "routing_interval_seconds": 0,
         "risk_rescore_interval_seconds": 0,
+        "retention_days": 0,
+        "outreach_relay": False,
     }
     on = build_workers(Settings(**base), sqlite_engine, stop)
     off = build_workers(Settings(**base, analytics_interval_seconds=0), sqlite_engine, stop)
@@ -388,8 +394,8 @@ def test_remedies_count_as_cost_and_split_the_retention_report(
             catalogue,
             case_of(engine, person),
             "apply_remedy",
-            "user:ana",
-            {"remedy": "credit", "amount": 10, "role": "agent"},
+            ANA,
+            {"remedy": "credit", "amount": 10},
             f"key-{n}",
         )
         assert [e["kind"] for e in done.entries] == ["remedy.applied"]

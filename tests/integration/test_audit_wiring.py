@@ -21,12 +21,13 @@ from winback.api.app import create_app
 from winback.bootstrap import build_runtime, build_stages
 from winback.clock import FrozenClock
 from winback.config import load_settings
+from winback.identity import Principal
 from winback.pipeline.processor import Processor
 from winback.services.cases import perform_action
 from winback.store.audit import verify
 from winback.store.tables import audit_log, cases
 
-from .support import body, count, log_events, rows
+from .support import as_user, body, count, log_events, rows
 
 LATE = "My parcel is late again and nobody answers. This is terrible service."
 
@@ -65,12 +66,28 @@ def open_case(engine: Engine, clock: FrozenClock, config_dir: Path, tmp_path: Pa
 
 
 def act(client: TestClient, case_id: int, key: str | None = None, **fields: Any) -> Any:
-    headers = {} if key is None else {"Idempotency-Key": key}
+    """A case action by ``actor`` ("agent:ana": the user ana, an agent), through a session."""
+    role, _, name = str(fields.pop("actor")).partition(":")
+    fields.pop("role", None)  # the role is the user's, never the body's
+    engine = client.app.state.container.engine  # type: ignore[attr-defined]
+    headers = as_user(engine, name, role)
+    if key is not None:
+        headers["Idempotency-Key"] = key
     return client.post(f"/v1/cases/{case_id}/actions", json=fields, headers=headers)
 
 
+def admin(client: TestClient) -> dict[str, str]:
+    return as_user(client.app.state.container.engine, "root", "admin")  # type: ignore[attr-defined]
+
+
+def people(client: TestClient, *who: tuple[str, str]) -> None:
+    """Create these users now (each creation is an audit record of its own)."""
+    for name, role in who:
+        as_user(client.app.state.container.engine, name, role)  # type: ignore[attr-defined]
+
+
 def audit(client: TestClient, **query: Any) -> list[dict[str, Any]]:
-    reply = client.get("/v1/audit", params=query)
+    reply = client.get("/v1/audit", params=query, headers=admin(client))
     assert reply.status_code == 200, reply.text
     items: list[dict[str, Any]] = reply.json()["items"]
     return items
@@ -87,6 +104,7 @@ def test_case_actions_are_audited_once_with_what_changed(
     case_id = open_case(engine, frozen_clock, config_dir, tmp_path)
     assert count(engine, audit_log) == 0  # the processor's own changes are not agents' actions
     frozen_clock.advance(timedelta(minutes=1))
+    people(client, ("ana", "agent"), ("li", "lead"))  # their creation is audited too
     assert act(client, case_id, "a1", action="acknowledge", actor="agent:ana").status_code == 200
     assign = {"action": "assign", "actor": "lead:li", "owner": "ana", "reason": "cus-9 is VIP"}
     assert act(client, case_id, "a2", **assign).status_code == 200
@@ -96,17 +114,17 @@ def test_case_actions_are_audited_once_with_what_changed(
     assert refused.status_code == 422
     assert act(client, case_id, None, action="note", actor="agent:ana", text="x").status_code == 200
 
-    records = audit(client, order="asc")
+    records = [r for r in audit(client, order="asc") if r["action"].startswith("case.")]
     assert [r["action"] for r in records] == ["case.acknowledge", "case.assign", "case.note"]
     ack, assigned, note = records
     assert ack["before"] == {"status": "new"}
     assert ack["after"] == {"status": "acknowledged"}
-    assert ack["credential"] == "api"
+    assert ack["credential"] == "session"
     assert ack["subject_type"] == "case"
     assert ack["subject_id"] == str(case_id)
     assert ack["customer_id"] == "cus-9"
     assert ack["at"].startswith("2026-11-24T09:31:00")
-    assert assigned["actor"] == "lead:li"
+    assert assigned["actor"] == "user:li"
     assert assigned["before"] == {"owner": None}
     assert assigned["after"] == {"owner": "ana"}
     assert assigned["personal"] == {"reason": "cus-9 is VIP"}
@@ -119,6 +137,7 @@ def test_remedies_are_audited_with_amount_and_decision(
     client: TestClient, engine: Engine, frozen_clock: FrozenClock, config_dir: Path, tmp_path: Path
 ) -> None:
     case_id = open_case(engine, frozen_clock, config_dir, tmp_path)
+    people(client, ("ana", "agent"), ("bo", "agent"), ("li", "lead"))
     apply = {"action": "apply_remedy", "actor": "agent:ana", "remedy": "credit", "amount": 30}
     assert act(client, case_id, "r1", **apply).status_code == 200
     assert act(client, case_id, "r1", **apply).json()["replayed"] is True
@@ -139,7 +158,7 @@ def test_remedies_are_audited_with_amount_and_decision(
     }
     assert act(client, case_id, "r6", **reject).status_code == 200
 
-    records = audit(client, order="asc")
+    records = [r for r in audit(client, order="asc") if r["action"].startswith("remedy.")]
     assert [(r["action"], r["details"]["decision"], r["details"]["amount"]) for r in records] == [
         ("remedy.apply", "applied", 30),
         ("remedy.apply", "pending_approval", 200),
@@ -155,29 +174,37 @@ def test_remedies_are_audited_with_amount_and_decision(
     assert approved["details"]["role"] == "lead"
     assert records[1]["details"]["approver_role"] == "lead"
     assert records[4]["personal"] == {"reason": "already refunded"}
-    assert [r["seq"] for r in audit(client, action="remedy.apply")] == [4, 2, 1]
+    applied = [r["seq"] for r in records if r["action"] == "remedy.apply"]
+    assert [r["seq"] for r in audit(client, action="remedy.apply")] == applied[::-1]
     assert chain_ok(engine)
 
 
 def test_roster_changes_and_routing_are_audited(
     client: TestClient, engine: Engine, frozen_clock: FrozenClock, config_dir: Path, tmp_path: Path
 ) -> None:
-    put = client.put("/v1/routing/agents/bo", json={"capacity": 3, "languages": ["en"]})
-    assert put.status_code == 200, put.text
-    assert client.put("/v1/routing/agents/bo", json={"capacity": 3}).status_code == 200
-    assert client.put("/v1/routing/agents/bo", json={"capacity": 5}).status_code == 200
+    people(client, ("bo", "agent"))  # an agent is a user: the roster changes only for one
+    lead = as_user(engine, "li", "lead")
+
+    def roster(**spec: Any) -> int:
+        return client.put("/v1/routing/agents/bo", json=spec, headers=lead).status_code
+
+    assert roster(capacity=3, languages=["en"]) == 200
+    assert roster(capacity=3) == 200  # no change: no record
+    assert roster(capacity=5) == 200
     created, changed = audit(client, action="roster.update", order="asc")
-    assert created["details"] == {"created": True}
-    assert created["after"] == {"capacity": 3, "languages": ["en"], "status": "online"}
-    assert created["actor"] == "anonymous"
+    # Creating the user put bo on the roster; the lead's first change is what it changed.
+    assert created["details"] == {"created": False}
+    assert created["after"]["capacity"] == 3
+    assert created["after"]["languages"] == ["en"]
+    assert created["actor"] == "user:li"
     assert changed["before"] == {"capacity": 3}
     assert changed["after"] == {"capacity": 5}
 
     case_id = open_case(engine, frozen_clock, config_dir, tmp_path)
-    run = client.post("/v1/routing/run")
+    run = client.post("/v1/routing/run", headers=lead)
     assert run.status_code == 200, run.text
     [assigned] = audit(client, action="case.assign")
-    assert assigned["actor"] == "winback:routing"
+    assert assigned["actor"] == "system:routing"
     assert assigned["credential"] == "system"
     assert assigned["subject_id"] == str(case_id)
     assert chain_ok(engine)
@@ -186,28 +213,42 @@ def test_roster_changes_and_routing_are_audited(
 def test_the_audit_api_filters_and_pages_by_sequence(
     client: TestClient, engine: Engine, frozen_clock: FrozenClock
 ) -> None:
+    people(client, *((f"a{i}", "agent") for i in range(7)))
+    lead = as_user(engine, "li", "lead")
     for i in range(7):
         frozen_clock.advance(timedelta(minutes=1))
-        assert client.put(f"/v1/routing/agents/a{i}", json={"capacity": i}).status_code == 200
-    page = client.get("/v1/audit", params={"limit": 3}).json()
-    assert [r["seq"] for r in page["items"]] == [7, 6, 5]
-    assert page["next_cursor"] == 5
-    page = client.get("/v1/audit", params={"limit": 3, "cursor": 5}).json()
-    assert [r["seq"] for r in page["items"]] == [4, 3, 2]
-    last = client.get("/v1/audit", params={"limit": 3, "cursor": 2}).json()
-    assert [r["seq"] for r in last["items"]] == [1]
+        put = client.put(f"/v1/routing/agents/a{i}", json={"capacity": i}, headers=lead)
+        assert put.status_code == 200
+    s = [r["seq"] for r in audit(client, action="roster.update", order="asc")]  # 7, ascending
+    assert len(s) == 7
+
+    def page(**query: Any) -> Any:
+        return client.get(
+            "/v1/audit", params={"action": "roster.update", **query}, headers=admin(client)
+        ).json()
+
+    first = page(limit=3)
+    assert [r["seq"] for r in first["items"]] == [s[6], s[5], s[4]]
+    assert first["next_cursor"] == s[4]
+    second = page(limit=3, cursor=s[4])
+    assert [r["seq"] for r in second["items"]] == [s[3], s[2], s[1]]
+    last = page(limit=3, cursor=s[1])
+    assert [r["seq"] for r in last["items"]] == [s[0]]
     assert last["next_cursor"] is None
-    asc = client.get("/v1/audit", params={"order": "asc", "limit": 2, "cursor": 2}).json()
-    assert [r["seq"] for r in asc["items"]] == [3, 4]
+    asc = page(order="asc", limit=2, cursor=s[1])
+    assert [r["seq"] for r in asc["items"]] == [s[2], s[3]]
     subject = audit(client, subject_type="agent", subject_id="a3")
-    assert [r["seq"] for r in subject] == [4]
-    window = audit(client, since="2026-11-24T09:33:00Z", until="2026-11-24T09:35:00+00:00")
-    assert [r["seq"] for r in window] == [4, 3]
+    assert [r["seq"] for r in subject] == [s[3]]
+    window = audit(
+        client,
+        action="roster.update",
+        since="2026-11-24T09:33:00Z",
+        until="2026-11-24T09:35:00+00:00",
+    )
+    assert [r["seq"] for r in window] == [s[3], s[2]]
     assert audit(client, actor="user:nobody") == []
-    assert client.get("/v1/audit", params={"since": "2026-11-24T09:33:00"}).status_code == 422
-    assert client.get("/v1/audit", params={"bogus": "1"}).status_code == 422
-    assert client.get("/v1/audit", params={"cursor": 0}).status_code == 422
-    assert client.get("/v1/audit", params={"limit": 501}).status_code == 422
+    for bad in ({"since": "2026-11-24T09:33:00"}, {"bogus": "1"}, {"cursor": 0}, {"limit": 501}):
+        assert client.get("/v1/audit", params=bad, headers=admin(client)).status_code == 422
 
 
 REMEDIES = """
@@ -275,9 +316,8 @@ def test_concurrent_case_actions_keep_one_chain(
 
     def note(i: int) -> None:
         params = {"text": f"note {i}"}
-        perform_action(
-            engine, frozen_clock, sla, case_ids[i % 4], "note", f"agent:a{i % 3}", params
-        )
+        who = Principal(kind="user", name=f"a{i % 3}", role="agent", credential="session")
+        perform_action(engine, frozen_clock, sla, case_ids[i % 4], "note", who, params)
 
     with ThreadPoolExecutor(8) as pool:
         list(pool.map(note, range(80)))

@@ -21,6 +21,7 @@ from winback.clock import FrozenClock
 from winback.config import Settings, load_settings
 from winback.errors import Conflict, NotFound
 from winback.events.schema import EventIn, parse_event
+from winback.identity import Principal
 from winback.pipeline.processor import Processor
 from winback.remedies.config import load_catalogue
 from winback.services.cases import perform_action
@@ -49,8 +50,9 @@ from winback.store.tables import (
     remedy_grants,
 )
 
-from .support import api_app, body, count, log_events, nps, rows
+from .support import api_app, as_user, body, count, log_events, nps, rows, with_key
 
+ANA = Principal(kind="user", name="ana", role="agent", credential="session")
 NOW = datetime(2026, 11, 24, 9, 30, tzinfo=UTC)
 CARD = "4111 1111 1111 1111"
 IBAN = "DE89 3704 0044 0532 0130 00"
@@ -124,11 +126,11 @@ class World:
         return int(row.id)
 
     def act(self, case_id: int, action: str, key: str, **params: Any) -> None:
-        perform_action(self.engine, self.clock, self.sla, case_id, action, "agent:ana", params, key)
+        perform_action(self.engine, self.clock, self.sla, case_id, action, ANA, params, key)
 
     def remedy(self, case_id: int, key: str, **params: Any) -> None:
         perform_remedy_action(
-            self.engine, self.clock, self.catalogue, case_id, "apply_remedy", "agent:ana",
+            self.engine, self.clock, self.catalogue, case_id, "apply_remedy", ANA,
             params, key,
         )  # fmt: skip
 
@@ -240,7 +242,15 @@ def test_export_holds_every_table_of_the_customer_and_nothing_of_others(
     # The story touches every table but the one for events a stage failed on, and the relay's
     # (no relay runs in this story; its deliveries are erased like the outbox rows they copy).
     empty = {name for name, found in tables.items() if not found}
-    assert empty == {"event_failures", "outbox_deliveries", "customer_preferences"}
+    # (Nor the analytics worker, whose read models are erased with the rest.)
+    assert empty == {
+        "event_failures",
+        "outbox_deliveries",
+        "customer_preferences",
+        "analytics_case_facts",
+        "analytics_exposures",
+        "analytics_customer_fates",
+    }
     assert [e["event_id"] for e in tables["events"]] == [f"{VICTIM}-e{i}" for i in (1, 2, 3)]
     assert tables["customers"][0]["email"] == VICTIM_FIELDS["email"]
     assert all(row["payload"]["customer_id"] == VICTIM for row in tables["outbox"])
@@ -376,14 +386,17 @@ def test_retention_prunes_old_payloads_in_batches_behind_the_processor(
     assert retention.run_until_done() == 1
 
 
-def test_the_api_redacts_by_default_and_exports_and_erases(tmp_path: Path) -> None:
+def test_the_api_redacts_by_role_and_exports_and_erases(tmp_path: Path) -> None:
     client, _, engine = api_app(tmp_path, NOW)
-    raw_client, _, _ = api_app(tmp_path, NOW, text_display="raw")
+    analyst = as_user(engine, "al", "analyst")  # reads, redacted
+    lead = as_user(engine, "lea", "lead")  # sees raw personal data on every case
+    admin = as_user(engine, "root", "admin")
     fields = {"email": "zed@example.org", "phone": "+44 20 7946 0958"}
     sent = client.post(
         "/v1/events",
         json=body("api-1", "complaint", "cus-api", customer_fields=fields,
                   text=f"Mail me at zed@example.org, card {CARD}"),
+        headers=with_key(engine, "ingest", "events:write"),
     )  # fmt: skip
     assert sent.status_code == 202
     processor = Processor(
@@ -391,36 +404,39 @@ def test_the_api_redacts_by_default_and_exports_and_erases(tmp_path: Path) -> No
     )
     processor.run_until_idle()
 
-    shown = client.get("/v1/customers/cus-api").json()
+    shown = client.get("/v1/customers/cus-api", headers=analyst).json()
     assert shown["email"] == "[EMAIL]"
     assert shown["phone"] == "[PHONE]"
     assert shown["recent_events"][0]["text"] == "Mail me at [EMAIL], card [CARD]"
     case_id = shown["open_case"]["id"]
-    client.post(
+    noted = client.post(
         f"/v1/cases/{case_id}/actions",
-        json={"action": "note", "actor": "agent:ana", "text": "call +44 20 7946 0958"},
+        json={"action": "note", "text": "call +44 20 7946 0958"},
+        headers=as_user(engine, "ana", "agent"),
     )
-    detail = client.get(f"/v1/cases/{case_id}").json()
+    assert noted.status_code == 200, noted.text
+    detail = client.get(f"/v1/cases/{case_id}", headers=analyst).json()
     assert detail["timeline"][-1]["summary"] == "call [PHONE]"
-    assert "zed@example.org" not in client.get("/v1/cases").text
-    revealed = raw_client.get("/v1/customers/cus-api").json()
+    assert "zed@example.org" not in client.get("/v1/cases", headers=analyst).text
+    revealed = client.get("/v1/customers/cus-api", headers=lead).json()
     assert revealed["email"] == "zed@example.org"
     assert revealed["recent_events"][0]["text"] == "Mail me at zed@example.org, card [CARD]"
-    assert raw_client.get(f"/v1/cases/{case_id}").json()["timeline"][-1]["summary"] == (
+    assert client.get(f"/v1/cases/{case_id}", headers=lead).json()["timeline"][-1]["summary"] == (
         "call +44 20 7946 0958"
     )
 
-    export = raw_client.get("/v1/customers/cus-api/export")
+    assert client.get("/v1/customers/cus-api/export", headers=analyst).status_code == 403
+    export = client.get("/v1/customers/cus-api/export", headers=admin)
     assert export.status_code == 200
     assert export.json()["tables"]["customers"][0]["email"] == "zed@example.org"
-    assert "zed@example.org" not in client.get("/v1/customers/cus-api/export").text
-    assert client.get("/v1/customers/nobody/export").status_code == 404
+    assert client.get("/v1/customers/nobody/export", headers=admin).status_code == 404
 
-    erased = client.post("/v1/customers/cus-api/erase")
+    assert client.post("/v1/customers/cus-api/erase", headers=lead).status_code == 403
+    erased = client.post("/v1/customers/cus-api/erase", headers=admin)
     assert erased.status_code == 200
     assert erased.json()["counts"]["events"] == 1
-    assert client.get("/v1/customers/cus-api").status_code == 404
-    assert client.post("/v1/customers/cus-api/erase").status_code == 404
+    assert client.get("/v1/customers/cus-api", headers=admin).status_code == 404
+    assert client.post("/v1/customers/cus-api/erase", headers=admin).status_code == 404
     assert find_anywhere(engine, "zed@example.org") == []
     assert "winback_retention_position 0.0" in client.get("/metrics").text
 

@@ -86,6 +86,11 @@ NOT_CUSTOMER_DATA: dict[str, str] = {
     "analytics_case_daily": "daily sums per slice: counts and times, no customer",
     "analytics_case_slices": "daily sums per combination of slices: counts and times",
     "analytics_score_daily": "daily score distributions per slice: counts",
+    "teams": "the organisation's teams (employees)",
+    "users": "the people who work in Winback (employees), not customers",
+    "api_keys": "machines' credentials",
+    "sessions": "employees' login sessions",
+    "login_throttle": "failed logins per employee name and client address",
     "usage_cohorts": "usage histograms per plan and measure: counts of many customers, no ids",
 }
 
