@@ -188,8 +188,9 @@ def test_a_whole_single_sign_on_leaves_no_code_token_or_secret_in_the_logs(
             back = httpx.get(login.headers["location"])
             assert back.status_code == 302
             done = browser.get(back.headers["location"])
-            assert done.status_code == 200, done.text
+            assert done.status_code == 303, done.text  # a session, then the console
             served.fake.issued.append(login.cookies["winback_oidc"])
+            served.fake.issued.append(done.cookies["winback_session"])  # never logged either
 
     logged = during(served, sign_in)
     assert "/v1/auth/oidc/callback" in logged

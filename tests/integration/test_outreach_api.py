@@ -15,6 +15,7 @@ from winback.bootstrap import build_stages
 from winback.cases.effects import Effect
 from winback.cli import app
 from winback.clock import FrozenClock
+from winback.identity import Principal
 from winback.pipeline.processor import Processor
 from winback.services.cases import perform_action
 from winback.sla.config import load_sla_config
@@ -26,6 +27,9 @@ from winback.store.tables import cases, events, outbox_deliveries
 from .support import api_app, body, log_events, rows
 
 AT = datetime(2026, 11, 24, 9, 30, tzinfo=UTC)
+
+
+BO = Principal(kind="user", name="bo", role="agent", credential="session")
 
 
 @pytest.fixture
@@ -138,8 +142,8 @@ def test_an_inbound_email_joins_the_open_case_and_resumes_a_case_waiting_on_the_
     processor.run_once()
     [case_id] = [r.id for r in rows(engine, sa.select(cases.c.id))]
     sla = SlaEngine(load_sla_config(None))
-    perform_action(engine, clock, sla, case_id, "start", "user:bo", {})
-    perform_action(engine, clock, sla, case_id, "wait_on_customer", "user:bo", {})
+    perform_action(engine, clock, sla, case_id, "start", BO, {})
+    perform_action(engine, clock, sla, case_id, "wait_on_customer", BO, {})
 
     sent = client.post(
         "/v1/inbound/email",

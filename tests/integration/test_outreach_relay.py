@@ -26,6 +26,7 @@ from winback.bootstrap import build_stages, build_workers
 from winback.cases.effects import Effect
 from winback.clock import FrozenClock, SystemClock
 from winback.config import Settings, load_settings
+from winback.identity import Principal
 from winback.outreach.channels.base import Channel
 from winback.outreach.channels.smtp import SmtpChannel, SmtpConfig, message_id
 from winback.outreach.channels.twilio import TwilioChannel, TwilioConfig
@@ -51,6 +52,9 @@ from .support import body, log_events, rows
 
 SENDER = "care@winback.test"
 FROZEN_AT = datetime(2026, 11, 24, 9, 30, tzinfo=UTC)
+
+
+BO = Principal(kind="user", name="bo", role="agent", credential="session")
 
 
 @pytest.fixture
@@ -491,6 +495,8 @@ def test_build_workers_runs_the_relay_fan_out_and_a_lane_per_configured_channel(
         "sla_timers": False,
         "routing_interval_seconds": 0,
         "risk_rescore_interval_seconds": 0,
+        "retention_days": 0,
+        "analytics_interval_seconds": 0,
     }
     stop = threading.Event()
     names = [w.name for w in build_workers(Settings(**base, smtp_host="127.0.0.1"), engine, stop)]
@@ -518,9 +524,7 @@ def test_an_agents_reply_goes_to_the_customer_by_their_channel_with_the_agents_w
         pass
     [case_id] = {r.case_id for r in deliveries(engine)}
     sla = SlaEngine(load_sla_config(None))
-    perform_action(
-        engine, clock, sla, case_id, "reply", "user:bo", {"text": "Your parcel left today."}
-    )
+    perform_action(engine, clock, sla, case_id, "reply", BO, {"text": "Your parcel left today."})
     while relay.run_once():
         pass
     ack, answer = received.to("ana@example.com")

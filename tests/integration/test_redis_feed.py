@@ -107,6 +107,9 @@ def test_a_worker_with_a_long_poll_processes_a_new_event_at_once_through_the_fee
         sla_timers=False,
         routing_interval_seconds=0,
         risk_rescore_interval_seconds=0,
+        retention_days=0,
+        outreach_relay=False,
+        analytics_interval_seconds=0,
     )
     runtime = build_runtime(settings)
     migrate.upgrade(runtime.engine)
