@@ -203,12 +203,14 @@ class Settings(BaseSettings):
         "the API from a browser; empty: CORS is off and browsers keep other sites out.",
     )
     rate_limit_key_per_second: float = Field(
-        default=200,
+        default=5_000,
         ge=0,
-        description="Requests per second one API key may make, sustained (0: no limit).",
+        description="Requests per second one API key may make, sustained (0: no limit). The "
+        "default is above what one process ingests, so it stops a runaway client, not a busy "
+        "source system; set it lower per deployment.",
     )
     rate_limit_key_burst: int = Field(
-        default=1_000, ge=1, description="Requests one API key may make at once, in a burst."
+        default=10_000, ge=1, description="Requests one API key may make at once, in a burst."
     )
     rate_limit_login_per_second: float = Field(
         default=0.2,

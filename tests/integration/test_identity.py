@@ -24,7 +24,7 @@ from winback.services import identity as identity_service
 from winback.store.engine import write_connection
 from winback.store.tables import api_keys, case_timeline, remedy_grants, routing_agents, sessions
 
-from .support import as_user, authenticate, body
+from .support import api_app, as_user, authenticate, body, with_key
 
 PASSWORD = "correct horse battery"
 NOW = datetime(2026, 11, 24, 9, 30, tzinfo=UTC)
@@ -370,3 +370,30 @@ def test_routing_never_hands_a_case_to_a_disabled_user(
     run = client.post("/v1/routing/run", headers=admin).json()
     assert {a["agent"] for a in run["assigned"]} == {"ana"}
     assert "bo" not in run["open_cases_per_agent"]
+
+
+def test_an_api_key_over_its_rate_and_logins_over_theirs_get_429_with_retry_after(
+    tmp_path: Path,
+) -> None:
+    client, _, engine = api_app(
+        tmp_path,
+        datetime(2026, 11, 24, 9, 30, tzinfo=UTC),
+        rate_limit_key_per_second=1,
+        rate_limit_key_burst=3,
+        rate_limit_login_per_second=0.01,
+        rate_limit_login_burst=2,
+    )
+    key = with_key(engine, "reader", "cases:read")
+    answers = [client.get("/v1/cases", headers=key).status_code for _ in range(5)]
+    assert answers[:3] == [200, 200, 200]
+    assert 429 in answers[3:]
+    limited = client.get("/v1/cases", headers=key)
+    assert limited.status_code == 429
+    assert int(limited.headers["Retry-After"]) >= 1
+    other = with_key(engine, "other", "cases:read")  # each key its own bucket
+    assert client.get("/v1/cases", headers=other).status_code == 200
+    tries = [
+        client.post("/v1/auth/login", json={"name": "nobody", "password": "wrong-password"})
+        for _ in range(3)
+    ]
+    assert [t.status_code for t in tries] == [401, 401, 429]

@@ -34,6 +34,7 @@ from fastapi.dependencies.models import Dependant
 from sqlalchemy.engine import Engine
 from starlette.requests import HTTPConnection, Request
 
+from winback.api.ratelimit import RateLimits, enforce
 from winback.clock import Clock
 from winback.config import Settings
 from winback.errors import CsrfFailed, Forbidden, Unauthenticated
@@ -110,6 +111,9 @@ class Authenticator:
                 principal = await self.key(token.strip())
             if principal is None:
                 raise Unauthenticated("the API key is not valid (unknown or revoked)")
+            limits: RateLimits | None = getattr(request.app.state, "rate_limits", None)
+            if limits is not None:  # each key its own bucket (WINBACK_RATE_LIMIT_KEY_*)
+                enforce(limits.keys, principal.credential)
             return principal
         session = request.cookies.get(SESSION_COOKIE)
         if not session:

@@ -31,6 +31,7 @@ from winback.api.deps import RuntimeDep
 from winback.api.errors import ErrorBody, json_response
 from winback.api.fields import NulFreeModel
 from winback.api.oidc.provider import OidcIdentity
+from winback.api.ratelimit import RateLimits, enforce
 from winback.bootstrap import Runtime
 from winback.errors import NotFound, TooManyAttempts, Unauthenticated
 from winback.identity import SCOPES, Principal, permissions_of
@@ -110,6 +111,10 @@ def password_login(
     session token and its CSRF token. Raises ``Unauthenticated`` or ``TooManyAttempts``
     (the API's login and the console's login form both come here)."""
     settings = container.settings
+    limits: RateLimits | None = getattr(request.app.state, "rate_limits", None)
+    if limits is not None:  # attempts per name and per address, before any password check
+        enforce(limits.logins, name.strip().lower()[:200], "login attempts")
+        enforce(limits.addresses, _client(request) or "unknown", "login attempts")
     policy = service.LoginPolicy(
         max_failures_per_name=settings.login_max_failures,
         max_failures_per_address=settings.login_max_failures_per_address,

@@ -26,6 +26,7 @@ from winback.api.case_actions import case_sla_view
 from winback.api.deps import RuntimeDep
 from winback.api.errors import status_of
 from winback.api.identity import end_session, password_login, set_session_cookies
+from winback.api.ratelimit import RateLimited
 from winback.bootstrap import Runtime
 from winback.cases.lifecycle import allowed_actions
 from winback.cases.model import OPEN_STATUSES, PRIORITIES
@@ -402,6 +403,8 @@ async def login(request: Request, runtime: RuntimeDep) -> Response:
             )
         except TooManyAttempts as exc:
             error, status_code = f"Too many attempts: {exc.message}", 429
+        except RateLimited as exc:
+            error, status_code = f"Too many attempts: {exc}", 429
         except Unauthenticated:
             error, status_code = "Wrong user name or password.", 401
         else:
