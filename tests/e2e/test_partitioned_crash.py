@@ -162,6 +162,18 @@ def check(engine: Engine, loader: Loader) -> dict[str, int]:
             return triggers(r.type, loader.sent[r.event_id])
 
         triggering = {r.seq: r for r in rows if is_trigger(r)}
+        # The default playbooks also open (or join) a case when the churn risk jumps: the risk
+        # model's call, so those events are read from the store (still linked exactly once).
+        jumped = set(
+            conn.execute(
+                sa.select(case_timeline.c.event_seq).where(
+                    case_timeline.c.event_seq.is_not(None),
+                    case_timeline.c.kind.in_(["case.opened", "case.attached"]),
+                    sa.cast(case_timeline.c.data, sa.Text).like("%churn risk jumped%"),
+                )
+            ).scalars()
+        )
+        triggering.update({r.seq: r for r in rows if r.seq in jumped})
         with_case: set[str] = set()
         joining = {}
         for r in sorted(rows, key=lambda r: r.seq):
