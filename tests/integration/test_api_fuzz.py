@@ -72,7 +72,13 @@ def app(
         url = f"sqlite:///{tmp / 'winback.db'}"
     else:
         url = request.getfixturevalue("module_postgres_url")
-    settings = Settings(database_url=url, processor="off", models_dir=tmp / "models")
+    # Statuses are under test, not overload: no shedding on the event loop's lag.
+    settings = Settings(
+        database_url=url,
+        processor="off",
+        models_dir=tmp / "models",
+        ingest_max_loop_lag_seconds=0,
+    )
     clock = FrozenClock(NOW)
     container = build_runtime(settings, clock)
     migrate.upgrade(container.engine)
