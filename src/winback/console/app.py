@@ -10,7 +10,7 @@ from fastapi.staticfiles import StaticFiles
 
 from winback.api.app import create_app as create_api_app
 from winback.bootstrap import Runtime
-from winback.console import views
+from winback.console import dashboard, views
 from winback.console.auth import LoginRequired
 from winback.console.live import ChangeFeed
 from winback.runner import ProcessorRunner
@@ -29,6 +29,7 @@ def install(app: FastAPI, container: Runtime) -> None:
     app.state.change_feed = ChangeFeed(container.engine)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.include_router(views.router)
+    app.include_router(dashboard.router)
 
     @app.exception_handler(LoginRequired)
     async def _login(_: Request, exc: LoginRequired) -> RedirectResponse:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import AsyncIterator, Mapping
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -21,7 +20,6 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy.engine import Connection
 from starlette.concurrency import run_in_threadpool
 
-from winback.analytics.metrics import derive
 from winback.api.case_actions import case_sla_view
 from winback.api.deps import RuntimeDep
 from winback.api.errors import status_of
@@ -30,16 +28,15 @@ from winback.api.ratelimit import RateLimited
 from winback.bootstrap import Runtime
 from winback.cases.lifecycle import allowed_actions
 from winback.cases.model import OPEN_STATUSES, PRIORITIES
-from winback.console import charts, present
+from winback.console import present
 from winback.console.auth import ConsolePrincipal, check_csrf, csrf_of, may_see_raw
 from winback.console.live import ChangeFeed
 from winback.errors import InvalidAction, TooManyAttempts, Unauthenticated, WinbackError
 from winback.identity import Principal
-from winback.services import analytics
 from winback.services.cases import perform_action
 from winback.services.remedies import REMEDY_ACTIONS, perform_remedy_action, recommendations
 from winback.store import queries, risk_store
-from winback.store.tables import cases, customers, event_text, events, remedy_grants
+from winback.store.tables import customers, event_text, events, remedy_grants
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
@@ -54,7 +51,7 @@ _ACTION_FIELDS = (
 )  # fmt: skip
 
 
-def _page(
+def render(
     request: Request, template: str, principal: Principal, status_code: int = 200, **context: Any
 ) -> HTMLResponse:
     context.setdefault("csrf_token", csrf_of(request))
@@ -131,7 +128,7 @@ def queue(request: Request, principal: ConsolePrincipal, runtime: RuntimeDep) ->
         rows = _queue_rows(conn, principal, filters)
     # Suggestions for the category filter: what the rows show (no scan of every case).
     categories = {r["category"] for r in rows if r["category"]}
-    return _page(
+    return render(
         request,
         "queue.html",
         principal,
@@ -153,7 +150,7 @@ def queue_rows(request: Request, principal: ConsolePrincipal, runtime: RuntimeDe
     _, filters = _queue_filters(principal, request.query_params)
     with runtime.engine.connect() as conn:
         rows = _queue_rows(conn, principal, filters)
-    return _page(request, "_rows.html", principal, rows=rows, now=runtime.clock.now())
+    return render(request, "_rows.html", principal, rows=rows, now=runtime.clock.now())
 
 
 @router.get("/console/stream")
@@ -182,9 +179,7 @@ async def stream(request: Request, principal: ConsolePrincipal) -> StreamingResp
 def _case_context(
     conn: Connection, runtime: Runtime, principal: Principal, case_id: int
 ) -> dict[str, Any] | None:
-    head = conn.execute(sa.select(cases.c.owner).where(cases.c.id == case_id))
-    owner = head.scalar()
-    reveal = may_see_raw(principal, owner)
+    reveal = may_see_raw(principal, queries.case_owner(conn, case_id))
     case = queries.get_case(conn, case_id, reveal=reveal)
     if case is None:
         return None
@@ -246,9 +241,9 @@ def _render_case(
     with runtime.engine.connect() as conn:
         context = _case_context(conn, runtime, principal, case_id)
     if context is None:
-        return _page(request, "missing.html", principal, 404, case_id=case_id)
+        return render(request, "missing.html", principal, 404, case_id=case_id)
     done = request.query_params.get("done")
-    return _page(request, "case.html", principal, status_code, error=error, done=done, **context)
+    return render(request, "case.html", principal, status_code, error=error, done=done, **context)
 
 
 @router.post("/console/cases/{case_id}/act", response_model=None)
@@ -338,7 +333,7 @@ def _approvals(
 ) -> HTMLResponse:
     with runtime.engine.connect() as conn:
         pending = queries.pending_grants(conn, limit=200)
-    return _page(
+    return render(
         request,
         "approvals.html",
         principal,
@@ -425,112 +420,7 @@ async def logout(request: Request, principal: ConsolePrincipal, runtime: Runtime
     try:
         check_csrf(request, form.get("csrf_token"))
     except WinbackError as exc:
-        return _page(request, "missing.html", principal, 403, error=str(exc), case_id=None)
+        return render(request, "missing.html", principal, 403, error=str(exc), case_id=None)
     response = RedirectResponse("/login", status_code=303)
     await run_in_threadpool(end_session, request, runtime, response)
     return response
-
-
-# -- the leads' dashboard -----------------------------------------------------------------
-
-DASHBOARD_DAYS = 14
-_DASHBOARD_ROLES = ("lead", "manager", "admin", "analyst")
-
-
-def _series(
-    rows: list[dict[str, Any]], days: list[str], field: str, scale: float = 1.0
-) -> list[tuple[str, float | None]]:
-    by_day = {r["period"]: r.get(field) for r in rows}
-    points: list[tuple[str, float | None]] = []
-    for day in days:
-        value = by_day.get(day)
-        points.append((day[5:], None if value is None else float(value) * scale))
-    return points
-
-
-@router.get("/console/dashboard", response_class=HTMLResponse)
-def dashboard(request: Request, principal: ConsolePrincipal, runtime: RuntimeDep) -> HTMLResponse:
-    """Charts of the last two weeks from the analytics read models (docs/analytics.md): volume,
-    response and resolution times, SLA attainment, remedy spend, scores, backlog by team and
-    agent, and the retention verdicts against the playbooks' hold-outs."""
-    if principal.role not in _DASHBOARD_ROLES:
-        refusal = "The dashboard is for leads, managers, admins and analysts."
-        return _page(request, "missing.html", principal, 403, case_id=None, error=refusal)
-    now = runtime.clock.now()
-    today = now.date()
-    days = [(today - timedelta(days=n)).isoformat() for n in range(DASHBOARD_DAYS - 1, -1, -1)]
-    start = today - timedelta(days=DASHBOARD_DAYS - 1)
-    engine = runtime.engine
-    daily = analytics.service_metrics(engine, start=start, end=today, period="day")
-    # No case yet in the period (or the read models not caught up): every figure empty.
-    [total] = analytics.service_metrics(engine, start=start, end=today) or [derive({})]
-    scores = analytics.score_metrics(engine, start=start, end=today, period="day")
-    by_team = analytics.backlog(engine, now, by="team")
-    by_owner = analytics.backlog(engine, now, by="owner")
-    try:
-        retention = analytics.retention_report(engine, now, horizons=(30,))
-    except WinbackError:
-        retention = []
-    hours = 1 / 3600
-    score_lines = [
-        charts.Series(
-            kind.upper(), _series([r for r in scores if r["kind"] == kind], days, "score")
-        )
-        for kind in ("nps", "csat")
-    ]
-    figures = [
-        charts.lines(
-            "Cases opened and resolved per day",
-            [
-                charts.Series("opened", _series(daily, days, "cases_opened")),
-                charts.Series("resolved", _series(daily, days, "cases_resolved")),
-            ],
-        ),
-        charts.lines(
-            "Mean first response and resolution (hours)",
-            [
-                charts.Series("first response", _series(daily, days, "first_response_s", hours)),
-                charts.Series("resolution", _series(daily, days, "resolution_s", hours)),
-            ],
-            unit=" h",
-        ),
-        charts.lines(
-            "SLA attainment (business time)",
-            [
-                charts.Series(
-                    "first response", _series(daily, days, "sla_first_response_attainment", 100)
-                ),
-                charts.Series("resolution", _series(daily, days, "sla_resolution_attainment", 100)),
-            ],
-            unit=" %",
-            top=100.0,
-        ),
-        charts.bars(
-            "Remedy spend per day", charts.Series("cost", _series(daily, days, "remedy_cost"))
-        ),
-        charts.lines("Survey scores (NPS, CSAT % satisfied)", score_lines),
-        charts.bars(
-            "Open cases by team",
-            charts.Series(
-                "open", [(str(r.get("team") or "no team"), r["open_cases"]) for r in by_team]
-            ),
-        ),
-        charts.bars(
-            "Open cases by owner (load)",
-            charts.Series(
-                "open",
-                [(str(r.get("owner") or "unassigned"), r["open_cases"]) for r in by_owner][:20],
-            ),
-        ),
-    ]
-    return _page(
-        request,
-        "dashboard.html",
-        principal,
-        figures=figures,
-        total=total,
-        backlog=sum(r["open_cases"] for r in by_team),
-        retention=[r for r in retention if r.get("verdict")][:10],
-        days=DASHBOARD_DAYS,
-        now=now,
-    )
